@@ -1,0 +1,129 @@
+"""The command line. Argument parsing only: every command imports its heavy modules when it runs,
+so `tixel --help` never pays for importing torch."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="tixel: train, evaluate and predict with text and image models from one YAML config.")
+config_app = typer.Typer(no_args_is_help=True, help="Check a config or print its JSON Schema.")
+app.add_typer(config_app, name="config")
+
+SET_HELP = "Override a config value, e.g. --set train.lr=0.01 (repeatable; the value is YAML)."
+
+
+def fail(err: Exception) -> None:
+    typer.secho(f"error: {err}", fg="red", err=True)
+    raise typer.Exit(getattr(err, "exit_code", 1))
+
+
+def guarded(fn):
+    """Turn user-fixable errors into a message and an exit code instead of a traceback."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from tixel.errors import TixelError
+
+        try:
+            return fn(*args, **kwargs)
+        except TixelError as err:
+            fail(err)
+
+    return wrapper
+
+
+@app.command()
+@guarded
+def train(
+    config: Path = typer.Argument(..., help="Experiment YAML."),
+    set_: List[str] = typer.Option([], "--set", help=SET_HELP),
+    resume: Optional[Path] = typer.Option(None, help="Run folder to resume from its last checkpoint."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+):
+    """Train a model; writes the run folder (checkpoints, metrics.jsonl, bundle/, report/)."""
+    from tixel.config import load_config
+    from tixel.train.loop import Interrupted
+    from tixel.train.run import train as run_training
+
+    cfg = load_config(config, set_)
+    try:
+        result = run_training(cfg, str(config), str(resume) if resume else None, progress=progress)
+    except Interrupted as stop:
+        typer.echo(f"interrupted: checkpoint saved. Resume with:\n  tixel train {config} --resume {stop}", err=True)
+        raise typer.Exit(130)
+    typer.echo(f"bundle: {result.bundle_dir}\nreport: {result.report_dir}")
+
+
+@app.command()
+@guarded
+def evaluate(
+    path: Path = typer.Argument(..., help="A run folder or a bundle."),
+    data: Optional[str] = typer.Option(None, help="Labelled data to evaluate on instead of the test split."),
+    set_: List[str] = typer.Option([], "--set", help=SET_HELP),
+    out: Optional[Path] = typer.Option(None, help="Report folder (default: RUN/report)."),
+):
+    """Per-class report (text + JSON), confusion matrix and learning curve PNGs."""
+    from tixel.evaluate.run import evaluate_bundle
+
+    result = evaluate_bundle(str(path), set_, data, str(out) if out else None)
+    typer.echo(result["text"])
+    typer.echo(f"report: {result['dir']}")
+
+
+@app.command()
+@guarded
+def predict(
+    bundle: Path = typer.Argument(..., help="A run folder or a bundle."),
+    files: List[Path] = typer.Argument(..., help="Image files."),
+    top_k: int = typer.Option(3, "--top-k", min=1),
+    format: str = typer.Option("text", "--format", help="text or jsonl"),
+):
+    """Label and top-k probabilities for each input."""
+    from tixel.predict import Predictor
+
+    if format not in ("text", "jsonl"):
+        raise typer.BadParameter("expected text or jsonl", param_hint="--format")
+    for row in Predictor.load(bundle).predict_files(files, top_k):
+        if format == "jsonl":
+            typer.echo(json.dumps(row, ensure_ascii=False))
+        else:
+            alts = "  ".join(f"{t['label']}:{t['prob']:.3f}" for t in row["top_k"])
+            typer.echo(f"{row['input']}\t{row['label']}\t{alts}")
+
+
+@config_app.command("check")
+@guarded
+def config_check(
+    config: Path = typer.Argument(..., help="Experiment YAML."),
+    set_: List[str] = typer.Option([], "--set", help=SET_HELP),
+    show: bool = typer.Option(False, help="Print the config with every default filled in."),
+):
+    """Validate a config without running anything."""
+    import yaml
+
+    from tixel.config import load_config, to_dict
+
+    cfg = load_config(config, set_)
+    typer.echo(yaml.safe_dump(to_dict(cfg), sort_keys=False) if show else f"{config}: ok ({cfg.task})")
+
+
+@config_app.command("schema")
+def config_schema():
+    """Print the JSON Schema of the experiment config."""
+    from tixel.config import experiment_schema
+
+    typer.echo(json.dumps(experiment_schema().model_json_schema(), indent=2))
+
+
+def main() -> None:
+    app(prog_name="tixel")
+
+
+if __name__ == "__main__":
+    main()

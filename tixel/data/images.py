@@ -1,0 +1,109 @@
+"""What every image reader shares: the in-memory ImageSet, the common schema, and Pillow decoding."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Optional, Sequence
+
+import numpy as np
+from pydantic import Field
+
+from tixel.config import Section
+from tixel.errors import DataError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+
+
+class SplitConfig(Section):
+    """Fractions carved out of `train` for the splits that are not given as files (stratified)."""
+    validation: float = Field(0.1, ge=0, lt=1)
+    test: float = Field(0.2, ge=0, lt=1)
+    seed: int = 0
+    stratify: bool = True
+
+
+class ImageConfig(Section):
+    size: Optional[tuple[int, int]] = Field(None, description="(height, width); default: the data's own")
+    channels: Optional[Literal[1, 3]] = Field(None, description="1 = grey, 3 = RGB; default: the data's")
+    normalize: bool = True
+    mean: Optional[list[float]] = Field(None, description="per channel, on 0..1; default: fitted on train")
+    std: Optional[list[float]] = None
+
+
+class AugmentConfig(Section):
+    """Random affine transforms of training batches (vectorised on tensors)."""
+    translate: float = Field(0.0, ge=0, lt=0.5, description="max shift as a fraction of the size")
+    rotate: float = Field(0.0, ge=0, le=180, description="max rotation in degrees")
+    scale: float = Field(0.0, ge=0, lt=1, description="max zoom in or out, as a fraction")
+    hflip: bool = False
+
+
+class ImageDataBase(Section):
+    split: SplitConfig = SplitConfig()
+    image: ImageConfig = ImageConfig()
+    augment: AugmentConfig = AugmentConfig()
+    labels: Optional[list[str]] = Field(None, description="the label set; default: labels seen in train")
+
+
+@dataclass
+class ImageSet:
+    images: np.ndarray  # uint8, (N, H, W, C)
+    labels: Optional[list[str]]
+    source: str
+    rows: Optional[Sequence] = None  # per-image origin (CSV line, file path) for error messages
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def where(self, i: int) -> str:
+        if self.rows is None:
+            return f"{self.source}, index {i}"
+        row = self.rows[i]
+        return f"{self.source}, line {row}" if isinstance(row, int) else str(row)
+
+    def subset(self, index: np.ndarray) -> "ImageSet":
+        labels = None if self.labels is None else [self.labels[i] for i in index]
+        rows = None if self.rows is None else [self.rows[i] for i in index]
+        if rows is None:
+            rows = [f"{self.source}, index {i}" for i in index]
+        return ImageSet(self.images[index], labels, self.source, rows)
+
+
+def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The one resize used at training and at prediction, so both see the same pixels."""
+    from PIL import Image
+
+    if image.shape[:2] == tuple(size):
+        return image
+    pil = Image.fromarray(image[..., 0] if image.shape[2] == 1 else image)
+    out = np.asarray(pil.resize((size[1], size[0]), Image.Resampling.BILINEAR))
+    return out.reshape(size[0], size[1], image.shape[2])
+
+
+def load_image(path: str | Path, channels: int | None, size: tuple[int, int] | None) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as pil:
+            pil.load()
+            mode = {1: "L", 3: "RGB"}.get(channels) or ("L" if pil.mode in ("1", "L", "I;16", "I") else "RGB")
+            array = np.asarray(pil.convert(mode))
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as err:
+        raise DataError(f"{path}: cannot read image ({err})") from None
+    array = array.reshape(array.shape[0], array.shape[1], -1)
+    return resize(array, size) if size else array
+
+
+def stack_images(arrays: list[np.ndarray], paths: list) -> np.ndarray:
+    first = arrays[0].shape
+    for array, path in zip(arrays, paths):
+        if array.shape != first:
+            raise DataError(
+                f"{path}: image is {array.shape[1]}x{array.shape[0]}x{array.shape[2]}, the first was "
+                f"{first[1]}x{first[0]}x{first[2]}; set data.image.size to resize them to one size"
+            )
+    return np.stack(arrays)
+
+
+def list_images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)

@@ -1,0 +1,50 @@
+"""Train / validation / test: explicit files where given, else seeded stratified fractions of train."""
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from tixel.errors import DataError
+
+SPLITS = ("train", "validation", "test")
+
+
+class Splittable(Protocol):
+    labels: list | None
+    source: str
+
+    def __len__(self) -> int: ...
+    def subset(self, index: np.ndarray): ...
+
+
+def carve(data: Splittable, fraction: float, seed: int, stratify: bool, name: str):
+    """Split `fraction` of `data` off as split `name`; returns (rest, carved)."""
+    from sklearn.model_selection import train_test_split
+
+    index = np.arange(len(data))
+    try:
+        keep, take = train_test_split(
+            index, test_size=fraction, random_state=seed, stratify=data.labels if stratify else None
+        )
+    except ValueError as err:
+        raise DataError(
+            f"{data.source}: cannot carve a {fraction:.0%} {name} split from {len(data)} examples "
+            f"({err}); give data.{name} as a file or set data.split.stratify: false"
+        ) from None
+    return data.subset(np.sort(keep)), data.subset(np.sort(take))
+
+
+def make_splits(raw: dict, split_cfg) -> dict:
+    """Fill in the missing splits from train, test first so the validation fraction is of what is left."""
+    if "train" not in raw:
+        raise DataError("data: no train split given")
+    splits = dict(raw)
+    for name in ("test", "validation"):
+        fraction = getattr(split_cfg, name)
+        if name not in splits and fraction > 0:
+            splits["train"], splits[name] = carve(splits["train"], fraction, split_cfg.seed, split_cfg.stratify, name)
+    for name, data in splits.items():
+        if len(data) == 0:
+            raise DataError(f"{data.source}: the {name} split is empty")
+    return splits

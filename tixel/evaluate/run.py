@@ -1,0 +1,50 @@
+"""`tixel evaluate`: a bundle on its test split (or on a given labelled source) -> report and plots."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from tixel.evaluate.report import write_report
+from tixel.tasks.classification import logits_of
+
+
+def evaluate_split(model, task, prepared, split: str, out_dir: Path, history: list, device) -> dict:
+    data = prepared.splits[split]
+    logits = logits_of(model, data.inputs, 512, device)
+    y_true, y_pred = data.targets.numpy(), logits.argmax(1).numpy()
+    written = write_report(out_dir, y_true, y_pred, prepared.labels.names, history)
+    metrics = {
+        "accuracy": float((y_true == y_pred).mean()),
+        "macro_f1": written["report"]["macro avg"]["f1-score"],
+        "loss": torch.nn.functional.cross_entropy(logits, data.targets).item(),
+    }
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return {"metrics": metrics, "text": written["text"], "dir": out_dir}
+
+
+def evaluate_bundle(path: str, overrides: list[str] = (), data: Optional[str] = None,
+                    out_dir: Optional[str] = None) -> dict:
+    from tixel.bundle import load_bundle
+    from tixel.config import apply_overrides, to_dict, validate
+
+    bundle = load_bundle(path)
+    cfg = validate(apply_overrides(to_dict(bundle.config), list(overrides)), source=f"{bundle.path}/config.yaml")
+    if data:
+        prepared = bundle.task.prepare_labelled(data, bundle.labels, bundle.preprocessing)
+    else:
+        prepared = bundle.task.prepare(cfg, bundle.labels, bundle.preprocessing)
+    split = "test" if "test" in prepared.splits else "validation"
+    run_dir = bundle.path.parent if bundle.path.name == "bundle" else bundle.path
+    history = _history(run_dir / "metrics.jsonl")
+    out = Path(out_dir) if out_dir else run_dir / "report"
+    device = next(bundle.model.parameters()).device
+    return evaluate_split(bundle.model, bundle.task, prepared, split, out, history, device)
+
+
+def _history(path: Path) -> list:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -1,0 +1,32 @@
+"""Encoders (registry: cnn, ...) + a task head = a model."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from tixel import registry
+from tixel.models.heads import ClassificationHead
+
+
+class Classifier(nn.Module):
+    def __init__(self, encoder: nn.Module, head: nn.Module):
+        super().__init__()
+        self.encoder, self.head = encoder, head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(x))
+
+
+def create_encoder(cfg, input_shape) -> nn.Module:
+    return registry.create("encoder", cfg.type, cfg, input_shape)
+
+
+def build_classifier(model_cfg, input_shape, num_classes: int) -> Classifier:
+    encoder = create_encoder(model_cfg.encoder, input_shape)
+    return Classifier(encoder, ClassificationHead(encoder.output_dim, num_classes, model_cfg.head))
+
+
+def count_parameters(model: nn.Module) -> tuple[int, int]:
+    """(trainable, total)"""
+    params = list(model.parameters())
+    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)

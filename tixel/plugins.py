@@ -1,0 +1,21 @@
+"""The built-in pieces. Adding an encoder, reader or task adds one line here."""
+import importlib
+
+BUILTINS = (
+    "tixel.data.digits",
+    "tixel.data.idx",
+    "tixel.data.image_folder",
+    "tixel.data.image_csv",
+    "tixel.models.cnn",
+    "tixel.tasks.image_classification",
+)
+
+_loaded = False
+
+
+def load_builtins() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for module in BUILTINS:
+            importlib.import_module(module)

@@ -1,0 +1,55 @@
+"""Metrics and losses shared by every single-label classification task (images now, text later)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from tixel.errors import ConfigError
+
+
+def class_weights(cfg_weights, labels, train_targets: torch.Tensor):
+    """None, 'balanced' (n / (k * count), as scikit-learn) or {label: weight}."""
+    if cfg_weights is None:
+        return None
+    k = len(labels)
+    if cfg_weights == "balanced":
+        counts = torch.bincount(train_targets, minlength=k).float().clamp_min(1)
+        return counts.sum() / (k * counts)
+    unknown = set(cfg_weights) - set(labels.names)
+    if unknown:
+        raise ConfigError(f"train.class_weights: {sorted(unknown)} not in the label set {labels.names}")
+    return torch.tensor([float(cfg_weights.get(name, 1.0)) for name in labels.names])
+
+
+def make_loss(train_cfg, weight):
+    def loss_fn(logits, targets):
+        return F.cross_entropy(logits.float(), targets, weight=weight, label_smoothing=train_cfg.label_smoothing)
+
+    return loss_fn
+
+
+def hits(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return (logits.argmax(1) == targets).sum()
+
+
+@torch.no_grad()
+def logits_of(model, inputs: torch.Tensor, batch_size: int, device=torch.device("cpu")) -> torch.Tensor:
+    model.eval()
+    out = [model(inputs[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(inputs), batch_size)]
+    return torch.cat(out)
+
+
+def quick_metrics(logits: torch.Tensor, targets: torch.Tensor, k: int) -> dict:
+    """Loss, accuracy and macro-F1 from a confusion matrix built with one bincount."""
+    pred = logits.argmax(1)
+    confusion = torch.bincount(targets * k + pred, minlength=k * k).view(k, k).double()
+    tp = confusion.diag()
+    precision = tp / confusion.sum(0).clamp_min(1)
+    recall = tp / confusion.sum(1).clamp_min(1)
+    f1 = 2 * precision * recall / (precision + recall).clamp_min(1e-12)
+    present = confusion.sum(1) > 0
+    return {
+        "loss": F.cross_entropy(logits, targets).item(),
+        "accuracy": (tp.sum() / len(targets)).item(),
+        "macro_f1": f1[present].mean().item(),
+    }

@@ -1,0 +1,222 @@
+"""The training loop, as a generator of events (spaCy's design): it owns validation, patience and
+checkpoints; whoever iterates it only displays progress."""
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+import torch
+
+from tixel.train.checkpoint import load_checkpoint, save_checkpoint, save_weights, write_text
+
+
+@dataclass
+class Step:
+    epoch: int
+    step: int
+    loss: float
+
+
+@dataclass
+class EpochEnd:
+    epoch: int
+    metrics: dict
+    improved: bool
+
+
+class Interrupted(Exception):
+    """Raised after Ctrl-C, once `last.pt` holds the exact state to resume from."""
+
+
+@dataclass
+class TrainState:
+    epoch: int = 0  # epochs completed
+    step: int = 0  # batches done within the current epoch
+    global_step: int = 0
+    best: Optional[float] = None
+    best_epoch: Optional[int] = None
+    bad_epochs: int = 0
+    history: list = field(default_factory=list)
+    loss_sum: float = 0.0
+    hits: float = 0.0
+    seen: int = 0
+    train_time: float = 0.0
+    epoch_rng: Optional[torch.Tensor] = None  # shuffle-generator state when this epoch began
+
+
+@dataclass
+class TrainJob:
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    train: Any  # batches: .epoch(generator, start), len(), num_samples
+    evaluate: Callable[[torch.nn.Module], dict]  # validation metrics, unprefixed
+    loss_fn: Callable
+    cfg: Any  # the `train` section
+    run_dir: Path
+    hits_fn: Optional[Callable] = None  # correct predictions in a batch -> train_accuracy
+    augment: Optional[Callable] = None
+    device: torch.device = torch.device("cpu")
+    seed: int = 0
+    state: TrainState = field(default_factory=TrainState)
+    stop_requested: bool = False
+
+    def __post_init__(self):
+        self.generator = torch.Generator().manual_seed(self.seed)
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.run_dir / "checkpoints"
+
+
+def mode_of(cfg) -> str:
+    if cfg.mode != "auto":
+        return cfg.mode
+    return "min" if "loss" in cfg.monitor else "max"
+
+
+def fit(job: TrainJob) -> Iterator[Step | EpochEnd]:
+    with _catch_sigint(job):
+        while job.state.epoch < job.cfg.epochs:
+            yield from train_epoch(job)
+            event = end_epoch(job)
+            yield event
+            if _patience_exhausted(job):
+                break
+
+
+def train_epoch(job: TrainJob) -> Iterator[Step]:
+    state, model = job.state, job.model
+    if state.step == 0:
+        state.epoch_rng = job.generator.get_state()
+    job.generator.set_state(state.epoch_rng)  # replays this epoch's shuffle on resume
+    model.train()
+    started = time.perf_counter()
+    for x, y in job.train.epoch(job.generator, start=state.step):
+        loss, hits = train_step(job, x, y)
+        state.step += 1
+        state.global_step += 1
+        state.loss_sum += loss * len(y)
+        state.hits += hits
+        state.seen += len(y)
+        yield Step(state.epoch, state.step, loss)
+        if job.stop_requested:
+            state.train_time += time.perf_counter() - started
+            save_last(job)
+            raise Interrupted(str(job.run_dir))
+    state.train_time += time.perf_counter() - started
+
+
+def train_step(job: TrainJob, x, y) -> tuple[float, float]:
+    x, y = to_device(x, job.device), to_device(y, job.device)
+    if job.augment is not None:
+        x = job.augment(x)
+    with torch.autocast(job.device.type, dtype=torch.bfloat16, enabled=job.cfg.precision == "bf16"):
+        out = job.model(x)
+        loss = job.loss_fn(out, y)
+    job.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if job.cfg.grad_clip:
+        torch.nn.utils.clip_grad_norm_(job.model.parameters(), job.cfg.grad_clip)
+    job.optimizer.step()
+    job.scheduler.step()
+    hits = float(job.hits_fn(out.detach(), y)) if job.hits_fn else 0.0
+    return loss.item(), hits
+
+
+def to_device(batch, device: torch.device):
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return batch.to(device, non_blocking=True) if device.type != "cpu" else batch
+
+
+def end_epoch(job: TrainJob) -> EpochEnd:
+    state = job.state
+    metrics = {"epoch": state.epoch + 1, "train_loss": state.loss_sum / max(1, state.seen)}
+    if job.hits_fn:
+        metrics["train_accuracy"] = state.hits / max(1, state.seen)
+    metrics.update({f"val_{k}": v for k, v in job.evaluate(job.model).items()})
+    metrics["lr"] = job.optimizer.param_groups[0]["lr"]
+    metrics["samples_per_s"] = state.seen / max(state.train_time, 1e-9)
+    metrics["epoch_time_s"] = state.train_time
+    improved = _update_best(job, metrics)
+    state.history.append(metrics)
+    state.epoch, state.step, state.loss_sum, state.hits, state.seen, state.train_time = (
+        state.epoch + 1, 0, 0.0, 0.0, 0, 0.0)
+    write_metrics(job)
+    save_last(job)
+    return EpochEnd(state.epoch, metrics, improved)
+
+
+def _update_best(job: TrainJob, metrics: dict) -> bool:
+    state, cfg = job.state, job.cfg
+    value = metrics[cfg.monitor]
+    sign = -1.0 if mode_of(cfg) == "min" else 1.0
+    improved = state.best is None or sign * (value - state.best) > cfg.min_delta
+    if math.isnan(value):
+        improved = False
+    if improved:
+        state.best, state.best_epoch, state.bad_epochs = value, metrics["epoch"], 0
+        save_weights(job.model, job.checkpoints / "best.safetensors")
+    else:
+        state.bad_epochs += 1
+    return improved
+
+
+def _patience_exhausted(job: TrainJob) -> bool:
+    return job.cfg.patience is not None and job.state.bad_epochs >= job.cfg.patience
+
+
+def write_metrics(job: TrainJob) -> None:
+    import json
+
+    lines = "".join(json.dumps(row) + "\n" for row in job.state.history)
+    write_text(job.run_dir / "metrics.jsonl", lines)
+
+
+# ---------------------------------------------------------------- exact resume
+
+
+def save_last(job: TrainJob) -> None:
+    state = asdict(job.state)
+    save_checkpoint({
+        "model": job.model.state_dict(),
+        "optimizer": job.optimizer.state_dict(),
+        "scheduler": job.scheduler.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+        "generator": job.generator.get_state(),
+        "state": state,
+    }, job.checkpoints / "last.pt")
+
+
+def restore(job: TrainJob, path: Path) -> None:
+    ckpt = load_checkpoint(path)
+    job.model.load_state_dict(ckpt["model"])
+    job.optimizer.load_state_dict(ckpt["optimizer"])
+    job.scheduler.load_state_dict(ckpt["scheduler"])
+    torch.set_rng_state(ckpt["torch_rng"])
+    job.generator.set_state(ckpt["generator"])
+    job.state = TrainState(**ckpt["state"])
+
+
+@contextlib.contextmanager
+def _catch_sigint(job: TrainJob):
+    """First Ctrl-C: finish the current step, checkpoint, stop. A second one stops at once."""
+    def request_stop(signum, frame):
+        job.stop_requested = True
+        signal.signal(signal.SIGINT, previous)
+
+    try:
+        previous = signal.signal(signal.SIGINT, request_stop)
+    except ValueError:  # not the main thread: no handler, the caller can still set stop_requested
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

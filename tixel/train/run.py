@@ -1,0 +1,143 @@
+"""`tixel train`: config -> task -> data -> model -> loop -> bundle -> test report."""
+from __future__ import annotations
+
+import difflib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+import yaml
+
+from tixel.config import to_dict, validate
+from tixel.errors import ConfigError, TixelError
+from tixel.tasks import create_task
+from tixel.train import loop
+from tixel.train.checkpoint import load_weights, write_text
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    bundle_dir: Path
+    report_dir: Path
+    history: list
+    test_metrics: dict
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device: 'cuda' requested but no CUDA device is available")
+    return torch.device(name)
+
+
+def run_dir_for(cfg, config_path: Optional[str]) -> Path:
+    stem = Path(config_path).stem if config_path else cfg.task
+    name = cfg.output.name or f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path = Path(cfg.output.dir) / name
+    if path.exists() and any(path.iterdir()) and not cfg.output.overwrite:
+        raise TixelError(f"{path} already exists: resume it with --resume {path}, or set output.overwrite: true")
+    return path
+
+
+def check_resume_config(cfg, run_dir: Path) -> None:
+    """A resumed run must be the same experiment; only the number of epochs may grow."""
+    saved = to_dict(validate(yaml.safe_load((run_dir / "config.yaml").read_text()), str(run_dir / "config.yaml")))
+    now = to_dict(cfg)
+    for d in (saved, now):
+        d["train"].pop("epochs")
+        d.pop("output")
+    diffs = sorted(_diff(saved, now))
+    if diffs:
+        raise ConfigError(f"--resume {run_dir}: the config differs from the run's in {', '.join(diffs)}")
+
+
+def _diff(a, b, prefix="") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [p for k in a.keys() | b.keys() for p in _diff(a.get(k), b.get(k), f"{prefix}{k}.")]
+    return [] if a == b else [prefix.rstrip(".")]
+
+
+def check_monitor(cfg, task) -> None:
+    logged = ["train_loss", "train_accuracy", *(f"val_{m}" for m in task.metric_names)]
+    if cfg.train.monitor not in logged:
+        close = difflib.get_close_matches(cfg.train.monitor, logged, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"train.monitor: {cfg.train.monitor!r} is not a logged metric{hint} (logged: {logged})")
+
+
+def make_job(cfg, task, prepared, model, run_dir: Path, device: torch.device) -> loop.TrainJob:
+    from tixel.train.optim import create_optimizer, create_scheduler
+
+    train = task.batches(prepared.splits["train"], cfg.train.batch_size, shuffle=True)
+    val = prepared.splits.get("validation") or prepared.splits["train"]
+    k = len(prepared.labels)
+    optimizer = create_optimizer([p for p in model.parameters() if p.requires_grad], cfg.train)
+    return loop.TrainJob(
+        model=model, optimizer=optimizer, scheduler=create_scheduler(optimizer, len(train), cfg.train),
+        train=train, evaluate=lambda m: task.validate(m, val, cfg.train.eval_batch_size, k, device),
+        loss_fn=task.loss(cfg, prepared), cfg=cfg.train, run_dir=run_dir, hits_fn=task.hits,
+        augment=task.augmenter(cfg), device=device, seed=cfg.seed,
+    )
+
+
+def train(cfg, config_path: Optional[str] = None, resume: Optional[str] = None, progress: bool = True,
+          on_event: Optional[Callable] = None, log: Callable = print) -> RunResult:
+    task = create_task(cfg.task)
+    check_monitor(cfg, task)
+    run_dir = Path(resume) if resume else run_dir_for(cfg, config_path)
+    if resume:
+        check_resume_config(cfg, run_dir)
+    torch.manual_seed(cfg.seed)
+    device = resolve_device(cfg.train.device)
+    prepared = task.prepare(cfg)
+    model = task.build_model(cfg, prepared.labels, prepared.preprocessing).to(device)
+    job = make_job(cfg, task, prepared, model, run_dir, device)
+    if resume:
+        loop.restore(job, run_dir / "checkpoints" / "last.pt")
+        log(f"resuming {run_dir} at epoch {job.state.epoch + 1}, step {job.state.step}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    _log_start(log, cfg, model, prepared, job, run_dir)
+    events = loop.fit(job)
+    for event in _progress(events, job, cfg, progress):
+        if on_event:
+            on_event(job, event)
+    return finish(cfg, task, prepared, job, log)
+
+
+def _log_start(log, cfg, model, prepared, job, run_dir):
+    from tixel.models import count_parameters
+
+    trainable, total = count_parameters(model)
+    sizes = ", ".join(f"{name} {len(s.targets):,}" for name, s in prepared.splits.items())
+    log(f"run {run_dir}: {cfg.task}, {len(prepared.labels)} labels, {sizes}; "
+        f"{trainable:,} trainable / {total:,} parameters; device {job.device}; batch {cfg.train.batch_size}")
+
+
+def _progress(events, job, cfg, enabled):
+    from tixel.train.progress import show
+
+    return show(events, len(job.train), cfg.train.epochs, cfg.train.batch_size, enabled)
+
+
+def finish(cfg, task, prepared, job: loop.TrainJob, log: Callable) -> RunResult:
+    """Best weights -> bundle; the test split -> report."""
+    from tixel.bundle import save_bundle
+    from tixel.evaluate.run import evaluate_split
+
+    best = job.checkpoints / "best.safetensors"
+    if best.exists():
+        load_weights(job.model, best)
+    split = "test" if "test" in prepared.splits else "validation"
+    report_dir = job.run_dir / "report"
+    result = evaluate_split(job.model, task, prepared, split, report_dir, job.state.history, job.device)
+    metrics = {"best_epoch": job.state.best_epoch, cfg.train.monitor: job.state.best,
+               **{f"{split}_{k}": v for k, v in result["metrics"].items()}}
+    bundle_dir = save_bundle(job.run_dir / "bundle", cfg, task, job.model, prepared.labels,
+                             prepared.preprocessing, metrics)
+    log(f"{split}: " + "  ".join(f"{k} {v:.4f}" for k, v in result["metrics"].items()))
+    return RunResult(job.run_dir, bundle_dir, report_dir, job.state.history, result["metrics"])

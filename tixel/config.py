@@ -92,6 +92,7 @@ def experiment_schema() -> type[Section]:
     model_cls = create_model(
         "ModelConfig", __base__=Section,
         encoder=(Annotated[enc_type, enc_field], ...), head=(HeadConfig, HeadConfig()),
+        init=(Literal["default", "glorot_uniform", "kaiming_normal"], "default"),
     )
     tasks = tuple(registry.entries("task"))
     return create_model(
@@ -201,6 +202,8 @@ def _walk(schema: type[BaseModel], loc: tuple) -> tuple[list, dict[str, list[str
         if _is_model(ann) and part in ann.model_fields:
             path.append(part)
             ann = ann.model_fields[part].annotation
+        elif _is_model(ann) and _tag_of(ann) == part:
+            continue  # a one-member union is the member itself, yet pydantic still puts its tag in loc
         elif _is_model(ann):
             path.append(part)  # an unknown key: fields of `ann` are the candidates
             return path, _candidates(ann)
@@ -224,13 +227,17 @@ def _is_model(ann: Any) -> bool:
     return isinstance(ann, type) and issubclass(ann, BaseModel)
 
 
+def _tag_of(model: type[BaseModel]) -> Any:
+    for name in ("type", "format"):
+        field = model.model_fields.get(name)
+        if field is not None and get_origin(field.annotation) is Literal:
+            return get_args(field.annotation)[0]
+    return None
+
+
 def _member_with_tag(ann: Any, tag: str) -> Any:
-    for member in get_args(ann):
-        for name in ("type", "format"):
-            field = getattr(member, "model_fields", {}).get(name)
-            if field is not None and tag in get_args(field.annotation):
-                return member
-    return Any
+    members = [m for m in get_args(ann) if _is_model(m) and _tag_of(m) == tag]
+    return members[0] if members else Any
 
 
 def _candidates(ann: Any) -> dict[str, list[str]]:

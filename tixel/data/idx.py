@@ -58,7 +58,7 @@ def read_idx(path: str | Path) -> np.ndarray:
             f"{path}: IDX header promises shape {shape} ({expected} bytes of data) "
             f"but the file holds {len(data) - header}: truncated or corrupt"
         )
-    return np.frombuffer(data, dtype, offset=header).reshape(shape)
+    return np.frombuffer(data, dtype, offset=header).reshape(shape).copy()  # writable, for torch
 
 
 def read_pair(pair: IdxPair) -> ImageSet:

@@ -23,7 +23,24 @@ def create_encoder(cfg, input_shape) -> nn.Module:
 
 def build_classifier(model_cfg, input_shape, num_classes: int) -> Classifier:
     encoder = create_encoder(model_cfg.encoder, input_shape)
-    return Classifier(encoder, ClassificationHead(encoder.output_dim, num_classes, model_cfg.head))
+    model = Classifier(encoder, ClassificationHead(encoder.output_dim, num_classes, model_cfg.head))
+    initialize(model, model_cfg.init)
+    return model
+
+
+def initialize(model: nn.Module, scheme: str) -> None:
+    """'default' keeps PyTorch's init; 'glorot_uniform' is Keras' default (zero biases), so a network
+    ported from Keras trains as it did there."""
+    if scheme == "default":
+        return
+    for module in model.modules():
+        if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Linear)):
+            if scheme == "glorot_uniform":
+                nn.init.xavier_uniform_(module.weight)
+            else:
+                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
 
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:

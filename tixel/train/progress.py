@@ -8,9 +8,9 @@ from tixel.train.loop import EpochEnd, Step
 
 
 def show(events: Iterator, steps_per_epoch: int, epochs: int, batch_size: int, enabled: bool = True):
-    """Consume the loop's events; yield EpochEnd ones to the caller."""
+    """Display the loop's events and pass each one on to the caller."""
     if not enabled:
-        yield from (e for e in events if isinstance(e, EpochEnd))
+        yield from events
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -30,6 +30,7 @@ def show(events: Iterator, steps_per_epoch: int, epochs: int, batch_size: int, e
                     rate = (event.step - done) * batch_size / max(now - t0, 1e-9)
                     bar.update(task, completed=event.step, info=f"loss {event.loss:.4f}  {rate:,.0f} samples/s")
                     last = now
+                yield event
             else:
                 bar.remove_task(task) if task is not None else None
                 task = None

@@ -61,8 +61,14 @@ def _diff(a, b, prefix="") -> list[str]:
     return [] if a == b else [prefix.rstrip(".")]
 
 
+def has_validation(cfg) -> bool:
+    return getattr(cfg.data, "validation", None) is not None or cfg.data.split.validation > 0
+
+
 def check_monitor(cfg, task) -> None:
-    logged = ["train_loss", "train_accuracy", *(f"val_{m}" for m in task.metric_names)]
+    logged = ["train_loss", "train_accuracy"]
+    if has_validation(cfg):
+        logged += [f"val_{m}" for m in task.metric_names]
     if cfg.train.monitor not in logged:
         close = difflib.get_close_matches(cfg.train.monitor, logged, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -73,12 +79,16 @@ def make_job(cfg, task, prepared, model, run_dir: Path, device: torch.device) ->
     from tixel.train.optim import create_optimizer, create_scheduler
 
     train = task.batches(prepared.splits["train"], cfg.train.batch_size, shuffle=True)
-    val = prepared.splits.get("validation") or prepared.splits["train"]
+    val = prepared.splits.get("validation")
     k = len(prepared.labels)
+
+    def evaluate(m):  # without a validation split only train_* metrics are logged
+        return task.validate(m, val, cfg.train.eval_batch_size, k, device) if val is not None else {}
+
     optimizer = create_optimizer([p for p in model.parameters() if p.requires_grad], cfg.train)
     return loop.TrainJob(
         model=model, optimizer=optimizer, scheduler=create_scheduler(optimizer, len(train), cfg.train),
-        train=train, evaluate=lambda m: task.validate(m, val, cfg.train.eval_batch_size, k, device),
+        train=train, evaluate=evaluate,
         loss_fn=task.loss(cfg, prepared), cfg=cfg.train, run_dir=run_dir, hits_fn=task.hits,
         augment=task.augmenter(cfg), device=device, seed=cfg.seed,
     )

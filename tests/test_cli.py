@@ -99,3 +99,29 @@ def test_examples_validate():
 def test_help_does_not_import_torch():
     code = "import sys; from tixel.cli import app; assert 'torch' not in sys.modules, 'torch imported'"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_ctrl_c_checkpoints_and_says_how_to_resume(tmp_path, config_file):
+    import signal
+    import time
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "tixel", "train", str(config_file), "--no-progress",
+                             "--set", "train.epochs=500"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    metrics = tmp_path / "runs" / "cli" / "metrics.jsonl"
+    deadline = time.time() + 120
+    while not metrics.exists() and time.time() < deadline:  # after epoch 1, so training is under way
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert f"--resume {tmp_path / 'runs' / 'cli'}" in err
+    from tixel.train.checkpoint import load_checkpoint
+
+    state = load_checkpoint(tmp_path / "runs" / "cli" / "checkpoints" / "last.pt")["state"]
+    assert state["epoch"] >= 1
+    resumed = tixel("train", config_file, "--no-progress", "--set", f"train.epochs={state['epoch'] + 1}",
+                    "--resume", tmp_path / "runs" / "cli")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming" in resumed.stdout

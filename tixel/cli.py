@@ -14,6 +14,20 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 config_app = typer.Typer(no_args_is_help=True, help="Check a config or print its JSON Schema.")
 app.add_typer(config_app, name="config")
 
+def _version(value: bool):
+    if value:
+        from tixel import __version__
+
+        typer.echo(f"tixel {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")):
+    pass
+
+
 SET_HELP = "Override a config value, e.g. --set train.lr=0.01 (repeatable; the value is YAML)."
 
 

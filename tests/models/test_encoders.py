@@ -7,18 +7,16 @@ from tixel.config import HeadConfig
 from tixel.models import Classifier, build_classifier
 from tixel.models.heads import ClassificationHead
 
-TINY_INPUTS = {"cnn": (1, 12, 12)}
-
 
 @pytest.mark.parametrize("name", sorted(registry.entries("encoder")))
 def test_registered_encoder_forward_and_state_round_trip(name):
     entry = registry.get("encoder", name)
     cfg = entry.schema(type=name)
-    shape = TINY_INPUTS[name]
+    shape = entry.obj.tiny_spec
     torch.manual_seed(0)
     encoder = registry.create("encoder", name, cfg, shape)
     model = Classifier(encoder, ClassificationHead(encoder.output_dim, 3, HeadConfig())).eval()
-    x = torch.randn(2, *shape)
+    x = entry.obj.tiny_input(shape, 2)
     out = model(x)
     assert out.shape == (2, 3) and torch.isfinite(out).all()
     out.sum().backward()
@@ -74,3 +72,12 @@ def test_glorot_init_zeroes_biases(tiny_cfg):
     cfg = tiny_cfg.model.model_copy(update={"init": "glorot_uniform"})
     model = build_classifier(cfg, (1, 8, 8), 4)
     assert all(torch.all(m.bias == 0) for m in model.modules() if isinstance(m, torch.nn.Linear))
+
+
+def test_strided_same_padding_is_refused():
+    from pydantic import ValidationError
+
+    from tixel.models.cnn import ConvBlock
+
+    with pytest.raises(ValidationError, match="padding 'same' needs stride 1"):
+        ConvBlock(channels=4, padding="same", stride=2)

@@ -78,3 +78,54 @@ def test_unknown_monitor_is_a_config_error(tiny_raw):
     tiny_raw["train"]["monitor"] = "val_acuracy"
     with pytest.raises(ConfigError, match="did you mean 'val_accuracy'"):
         train(validate(tiny_raw), progress=False, log=lambda *_: None)
+
+
+def test_bf16_autocast_trains(tiny_raw):
+    from tixel.config import validate
+    from tixel.train.run import train
+
+    tiny_raw["train"].update(epochs=1, precision="bf16")
+    result = train(validate(tiny_raw), progress=False, log=lambda *_: None)
+    assert math.isfinite(result.history[0]["train_loss"])
+
+
+def test_no_validation_split_logs_train_metrics_only(tiny_raw):
+    from tixel.config import validate
+    from tixel.train.run import train
+
+    tiny_raw["data"]["split"]["validation"] = 0
+    tiny_raw["train"].update(epochs=1, monitor="train_loss")
+    result = train(validate(tiny_raw), progress=False, log=lambda *_: None)
+    assert not [k for k in result.history[0] if k.startswith("val_")]
+    assert "accuracy" in result.test_metrics
+
+
+def test_class_weights():
+    from tixel.data.labels import LabelSet
+    from tixel.errors import ConfigError
+    from tixel.tasks.classification import class_weights
+
+    labels = LabelSet(["a", "b"])
+    targets = torch.tensor([0, 0, 0, 1])
+    assert class_weights(None, labels, targets) is None
+    torch.testing.assert_close(class_weights("balanced", labels, targets), torch.tensor([4 / 6, 4 / 2]))
+    torch.testing.assert_close(class_weights({"b": 3.0}, labels, targets), torch.tensor([1.0, 3.0]))
+    with pytest.raises(ConfigError, match=r"\['c'\] not in the label set"):
+        class_weights({"c": 2.0}, labels, targets)
+
+
+def test_overwrite_clears_an_old_run_but_never_a_foreign_folder(tiny_raw, tmp_path):
+    from tixel.config import validate
+    from tixel.errors import TixelError
+    from tixel.train.run import run_dir_for
+
+    run = tmp_path / "runs" / "tiny"
+    run.mkdir(parents=True)
+    (run / "precious.txt").write_text("not a run")
+    with pytest.raises(TixelError, match="already exists"):
+        run_dir_for(validate(tiny_raw), None)
+    tiny_raw["output"]["overwrite"] = True
+    with pytest.raises(TixelError, match="not a tixel run folder"):
+        run_dir_for(validate(tiny_raw), None)
+    (run / "config.yaml").write_text("{}")
+    assert run_dir_for(validate(tiny_raw), None) == run and not run.exists()

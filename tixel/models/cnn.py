@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Literal, Union
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import nn
 
 from tixel.config import Section
@@ -24,6 +24,12 @@ class ConvBlock(Section):
     batch_norm: bool = False
     dropout: float = Field(0.0, ge=0, lt=1)
     activation: Literal[tuple(ACTIVATIONS)] = "relu"  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _same_needs_stride_one(self):
+        if self.padding == "same" and self.stride != 1:
+            raise ValueError("padding 'same' needs stride 1 (PyTorch has no strided 'same' convolution)")
+        return self
 
 
 class CNNConfig(Section):
@@ -51,6 +57,12 @@ def conv_block(in_ch: int, cfg: ConvBlock) -> nn.Sequential:
 
 @register_encoder("cnn", CNNConfig)
 class CNNEncoder(nn.Module):
+    tiny_spec = (1, 12, 12)  # the smallest input the registry sweep test builds every encoder for
+
+    @staticmethod
+    def tiny_input(spec, batch: int) -> torch.Tensor:
+        return torch.randn(batch, *spec)
+
     def __init__(self, cfg: CNNConfig, input_shape: tuple[int, int, int]):
         super().__init__()
         blocks, channels = [], input_shape[0]

@@ -48,6 +48,10 @@ class TrainState:
     train_time: float = 0.0
     epoch_rng: Optional[torch.Tensor] = None  # shuffle-generator state when this epoch began
 
+    def next_epoch(self) -> None:
+        self.epoch, self.step = self.epoch + 1, 0
+        self.loss_sum, self.hits, self.seen, self.train_time = 0.0, 0.0, 0, 0.0
+
 
 @dataclass
 class TrainJob:
@@ -146,8 +150,7 @@ def end_epoch(job: TrainJob) -> EpochEnd:
     metrics["epoch_time_s"] = state.train_time
     improved = _update_best(job, metrics)
     state.history.append(metrics)
-    state.epoch, state.step, state.loss_sum, state.hits, state.seen, state.train_time = (
-        state.epoch + 1, 0, 0.0, 0.0, 0, 0.0)
+    state.next_epoch()
     write_metrics(job)
     save_last(job)
     return EpochEnd(state.epoch, metrics, improved)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,13 +39,19 @@ def run_dir_for(cfg, config_path: Optional[str]) -> Path:
     stem = Path(config_path).stem if config_path else cfg.task
     name = cfg.output.name or f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     path = Path(cfg.output.dir) / name
-    if path.exists() and any(path.iterdir()) and not cfg.output.overwrite:
-        raise TixelError(f"{path} already exists: resume it with --resume {path}, or set output.overwrite: true")
+    if path.exists() and any(path.iterdir()):
+        if not cfg.output.overwrite:
+            raise TixelError(f"{path} already exists: resume it with --resume {path}, or set output.overwrite: true")
+        if not (path / "config.yaml").exists():
+            raise TixelError(f"{path} is not a tixel run folder; refusing to overwrite it")
+        shutil.rmtree(path)  # stale checkpoints of an earlier run must not leak into this one
     return path
 
 
 def check_resume_config(cfg, run_dir: Path) -> None:
     """A resumed run must be the same experiment; only the number of epochs may grow."""
+    if not (run_dir / "config.yaml").is_file():
+        raise TixelError(f"--resume {run_dir}: not a run folder (no config.yaml)")
     saved = to_dict(validate(yaml.safe_load((run_dir / "config.yaml").read_text()), str(run_dir / "config.yaml")))
     now = to_dict(cfg)
     for d in (saved, now):

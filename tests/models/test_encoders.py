@@ -53,7 +53,9 @@ def test_seed_network_shape(tiny_raw):
     """Conv2D(32, 3x3) -> MaxPool(2) -> Flatten -> Dense(10) on 28x28: 5408 features, 54,410 parameters."""
     from tixel.config import load_config
 
-    cfg = load_config("examples/mnist-seed-cnn.yaml")
+    from pathlib import Path
+
+    cfg = load_config(Path(__file__).parents[2] / "examples" / "mnist-seed-cnn.yaml")
     model = build_classifier(cfg.model, (1, 28, 28), 10)
     assert model.encoder.output_dim == 32 * 13 * 13
     assert sum(p.numel() for p in model.parameters()) == 32 * 9 + 32 + 5408 * 10 + 10

@@ -1,30 +1,62 @@
-"""Batches of in-memory tensors, drawn by indexing whole tensors (no per-sample Python loop)."""
+"""Batches of in-memory tensors, drawn by indexing whole tensors (no per-sample Python loop).
+
+Inputs are a tensor (images) or a dict of tensors (text: input_ids padded to max_length, lengths).
+Text batches are cut to their longest member (dynamic padding) and can be length-bucketed, so an LSTM
+does not run over padding."""
 from __future__ import annotations
 
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Union
 
 import torch
 
+Inputs = Union[torch.Tensor, dict]
+
+
+def take(inputs: Inputs, index) -> Inputs:
+    if not isinstance(inputs, dict):
+        return inputs[index]
+    batch = {k: v[index] for k, v in inputs.items()}
+    if "lengths" in batch:
+        longest = int(batch["lengths"].max())
+        for key in ("input_ids", "attention_mask"):
+            if key in batch:
+                batch[key] = batch[key][:, :longest]
+    return batch
+
+
+def size_of(inputs: Inputs) -> int:
+    return len(next(iter(inputs.values()))) if isinstance(inputs, dict) else len(inputs)
+
 
 class TensorBatches:
-    def __init__(self, inputs: torch.Tensor, targets: torch.Tensor, batch_size: int, shuffle: bool):
+    def __init__(self, inputs: Inputs, targets: Optional[torch.Tensor], batch_size: int, shuffle: bool,
+                 bucket: bool = False):
         self.inputs, self.targets = inputs, targets
         self.batch_size, self.shuffle = batch_size, shuffle
+        self.bucket = bucket and isinstance(inputs, dict) and "lengths" in inputs
 
     def __len__(self) -> int:
-        return -(-len(self.targets) // self.batch_size)
+        return -(-self.num_samples // self.batch_size)
 
     @property
     def num_samples(self) -> int:
-        return len(self.targets)
+        return size_of(self.inputs)
+
+    def order(self, generator: Optional[torch.Generator]) -> list[torch.Tensor]:
+        n, bs = self.num_samples, self.batch_size
+        if not self.shuffle:
+            return list(torch.arange(n).split(bs))
+        perm = torch.randperm(n, generator=generator)
+        if not self.bucket:
+            return list(perm.split(bs))
+        # sort within windows of 50 batches by length, then shuffle the batches: little padding, still random
+        batches = []
+        for window in perm.split(bs * 50):
+            by_length = window[torch.argsort(self.inputs["lengths"][window], stable=True)]
+            batches += list(by_length.split(bs))
+        return [batches[i] for i in torch.randperm(len(batches), generator=generator)]
 
     def epoch(self, generator: Optional[torch.Generator] = None, start: int = 0) -> Iterator:
         """Yield (inputs, targets) batches; `start` skips batches already seen (exact resume)."""
-        n = len(self.targets)
-        order = torch.randperm(n, generator=generator) if self.shuffle else None
-        for begin in range(start * self.batch_size, n, self.batch_size):
-            if order is None:
-                yield self.inputs[begin : begin + self.batch_size], self.targets[begin : begin + self.batch_size]
-            else:
-                index = order[begin : begin + self.batch_size]
-                yield self.inputs[index], self.targets[index]
+        for index in self.order(generator)[start:]:
+            yield take(self.inputs, index), None if self.targets is None else self.targets[index]

@@ -33,10 +33,13 @@ def hits(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def logits_of(model, inputs: torch.Tensor, batch_size: int, device=torch.device("cpu")) -> torch.Tensor:
+def logits_of(model, inputs, batch_size: int, device=torch.device("cpu")) -> torch.Tensor:
+    from tixel.data.batching import TensorBatches
+    from tixel.train.loop import to_device
+
     model.eval()
-    out = [model(inputs[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(inputs), batch_size)]
-    return torch.cat(out)
+    batches = TensorBatches(inputs, None, batch_size, shuffle=False)
+    return torch.cat([model(to_device(x, device)).float().cpu() for x, _ in batches.epoch()])
 
 
 def quick_metrics(logits: torch.Tensor, targets: torch.Tensor, k: int) -> dict:

@@ -81,10 +81,10 @@ def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
     if meta.get("format", 0) > FORMAT:
         raise BundleError(f"{path}: bundle format {meta['format']} is newer than this tixel ({__version__})")
     cfg = validate(yaml.safe_load((path / "config.yaml").read_text()), source=str(path / "config.yaml"))
-    task = create_task(cfg.task)
+    task = create_task(cfg.task, cfg)
     labels = LabelSet(json.loads((path / "labels.json").read_text(encoding="utf-8")))
     preprocessing = task.load_preprocessing(path)
-    model = task.build_model(cfg, labels, preprocessing)
+    model = task.build_model(cfg, labels, preprocessing, pretrained=False)
     load_weights(model, path / "model.safetensors")
     model.to(device).eval()
     metrics = json.loads((path / "metrics.json").read_text()) if (path / "metrics.json").exists() else {}

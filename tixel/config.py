@@ -202,7 +202,7 @@ def _walk(schema: type[BaseModel], loc: tuple) -> tuple[list, dict[str, list[str
         if _is_model(ann) and part in ann.model_fields:
             path.append(part)
             ann = ann.model_fields[part].annotation
-        elif _is_model(ann) and _tag_of(ann) == part:
+        elif _is_model(ann) and part in _tags_of(ann):
             continue  # a one-member union is the member itself, yet pydantic still puts its tag in loc
         elif _is_model(ann):
             path.append(part)  # an unknown key: fields of `ann` are the candidates
@@ -227,16 +227,16 @@ def _is_model(ann: Any) -> bool:
     return isinstance(ann, type) and issubclass(ann, BaseModel)
 
 
-def _tag_of(model: type[BaseModel]) -> Any:
+def _tags_of(model: type[BaseModel]) -> tuple:
     for name in ("type", "format"):
         field = model.model_fields.get(name)
         if field is not None and get_origin(field.annotation) is Literal:
-            return get_args(field.annotation)[0]
-    return None
+            return get_args(field.annotation)
+    return ()
 
 
 def _member_with_tag(ann: Any, tag: str) -> Any:
-    members = [m for m in get_args(ann) if _is_model(m) and _tag_of(m) == tag]
+    members = [m for m in get_args(ann) if _is_model(m) and tag in _tags_of(m)]
     return members[0] if members else Any
 
 

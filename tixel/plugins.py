@@ -6,8 +6,14 @@ BUILTINS = (
     "tixel.data.idx",
     "tixel.data.image_folder",
     "tixel.data.image_csv",
+    "tixel.data.tabular",
+    "tixel.data.text_folder",
     "tixel.models.cnn",
+    "tixel.models.rnn",
+    "tixel.models.text_cnn",
+    "tixel.models.transformer",
     "tixel.tasks.image_classification",
+    "tixel.tasks.text_classification",
 )
 
 _loaded = False

@@ -19,28 +19,30 @@ class Predictor:
         return cls(load_bundle(path, device))
 
     @torch.no_grad()
-    def logits(self, inputs: torch.Tensor) -> torch.Tensor:
+    def logits(self, inputs) -> torch.Tensor:
         from tixel.tasks.classification import logits_of
 
         return logits_of(self.bundle.model, inputs, self.batch_size, self.device)
 
     def probabilities(self, items: Sequence) -> torch.Tensor:
-        """Raw items (images as uint8 arrays) -> class probabilities."""
+        """Raw items (images as uint8 arrays, texts as strings) -> class probabilities."""
         b = self.bundle
-        return self.logits(b.task.encode_inputs(b.preprocessing, list(items))).softmax(-1)
+        return b.task.probabilities(self.logits(b.task.encode(b.preprocessing, list(items))))
 
     def predict(self, items: Sequence, top_k: int = 3) -> list[dict]:
         probs = self.probabilities(items)
         k = min(top_k, probs.shape[1])
         values, index = probs.topk(k, dim=1)
         names = self.bundle.labels.names
-        return [
-            {"label": names[row[0]], "top_k": [{"label": names[i], "prob": round(p, 6)} for i, p in zip(row, vals)]}
-            for row, vals in zip(index.tolist(), values.tolist())
-        ]
+        rows = []
+        for p, row, vals in zip(probs, index.tolist(), values.tolist()):
+            out = {"label": names[row[0]],
+                   "top_k": [{"label": names[i], "prob": round(v, 6)} for i, v in zip(row, vals)]}
+            if self.bundle.task.multi_label:
+                out["labels"] = [names[i] for i in torch.nonzero(p > 0.5).flatten().tolist()]
+            rows.append(out)
+        return rows
 
     def predict_files(self, paths: Sequence[str | Path], top_k: int = 3) -> list[dict]:
-        from tixel.data.images import load_image
-
-        items = [load_image(p, None, None) for p in paths]
+        items = [self.bundle.task.load_file(p) for p in paths]
         return [{"input": str(p), **r} for p, r in zip(paths, self.predict(items, top_k))]

@@ -12,11 +12,10 @@ from tixel.models.heads import ClassificationHead
 def test_registered_encoder_forward_and_state_round_trip(name):
     entry = registry.get("encoder", name)
     cfg = entry.schema(type=name)
-    shape = entry.obj.tiny_spec
     torch.manual_seed(0)
+    shape, x = entry.obj.tiny_example(2)
     encoder = registry.create("encoder", name, cfg, shape)
     model = Classifier(encoder, ClassificationHead(encoder.output_dim, 3, HeadConfig())).eval()
-    x = entry.obj.tiny_input(shape, 2)
     out = model(x)
     assert out.shape == (2, 3) and torch.isfinite(out).all()
     out.sum().backward()

@@ -55,6 +55,10 @@ class ImageSet:
     def __len__(self) -> int:
         return len(self.images)
 
+    @property
+    def items(self):
+        return self.images
+
     def where(self, i: int) -> str:
         if self.rows is None:
             return f"{self.source}, index {i}"

@@ -25,7 +25,8 @@ def carve(data: Splittable, fraction: float, seed: int, stratify: bool, name: st
     index = np.arange(len(data))
     try:
         keep, take = train_test_split(
-            index, test_size=fraction, random_state=seed, stratify=data.labels if stratify else None
+            index, test_size=fraction, random_state=seed,
+            stratify=getattr(data, "stratify_labels", data.labels) if stratify else None,  # none for multi-label
         )
     except ValueError as err:
         raise DataError(

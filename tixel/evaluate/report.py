@@ -33,11 +33,12 @@ def write_report(out_dir: Path, y_true, y_pred, names: list[str], history: list[
     out_dir.mkdir(parents=True, exist_ok=True)
     text, report = classification_report(y_true, y_pred, names)
     (out_dir / "report.txt").write_text(text)
-    matrix = confusion(y_true, y_pred, len(names))
-    report["confusion_matrix"] = matrix.tolist()
     report["labels"] = names
+    if y_true.ndim == 1:  # a multi-label report has no single confusion matrix
+        matrix = confusion(y_true, y_pred, len(names))
+        report["confusion_matrix"] = matrix.tolist()
+        plots.confusion_matrix(matrix, names, out_dir / "confusion_matrix.png")
     (out_dir / "report.json").write_text(json.dumps(report, indent=2))
-    plots.confusion_matrix(matrix, names, out_dir / "confusion_matrix.png")
     if history:
         plots.learning_curve(history, out_dir / "learning_curve.png")
     return {"text": text, "report": report, "dir": out_dir}

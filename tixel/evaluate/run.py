@@ -14,12 +14,16 @@ from tixel.tasks.classification import logits_of
 def evaluate_split(model, task, prepared, split: str, out_dir: Path, history: list, device) -> dict:
     data = prepared.splits[split]
     logits = logits_of(model, data.inputs, 512, device)
-    y_true, y_pred = data.targets.numpy(), logits.argmax(1).numpy()
+    y_true, y_pred = data.targets.long().numpy(), task.predictions(logits).numpy()
     written = write_report(out_dir, y_true, y_pred, prepared.labels.names, history)
+    exact = (y_true == y_pred).all(1) if task.multi_label else y_true == y_pred
+    loss = (torch.nn.functional.binary_cross_entropy_with_logits if task.multi_label
+            else torch.nn.functional.cross_entropy)(logits, data.targets)
     metrics = {
-        "accuracy": float((y_true == y_pred).mean()),
+        "accuracy": float(exact.mean()),
         "macro_f1": written["report"]["macro avg"]["f1-score"],
-        "loss": torch.nn.functional.cross_entropy(logits, data.targets).item(),
+        "micro_f1": written["report"]["micro avg"]["f1-score"],
+        "loss": loss.item(),
     }
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return {"metrics": metrics, "text": written["text"], "dir": out_dir}
@@ -33,7 +37,7 @@ def evaluate_bundle(path: str, overrides: list[str] = (), data: Optional[str] = 
     bundle = load_bundle(path)
     cfg = validate(apply_overrides(to_dict(bundle.config), list(overrides)), source=f"{bundle.path}/config.yaml")
     if data:
-        prepared = bundle.task.prepare_labelled(data, bundle.labels, bundle.preprocessing)
+        prepared = bundle.task.prepare_labelled(data, bundle.labels, bundle.preprocessing, cfg)
     else:
         prepared = bundle.task.prepare(cfg, bundle.labels, bundle.preprocessing)
     split = "test" if "test" in prepared.splits else "validation"

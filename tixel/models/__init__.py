@@ -17,12 +17,14 @@ class Classifier(nn.Module):
         return self.head(self.encoder(x))
 
 
-def create_encoder(cfg, input_shape) -> nn.Module:
-    return registry.create("encoder", cfg.type, cfg, input_shape)
+def create_encoder(cfg, spec, pretrained: bool = True) -> nn.Module:
+    """`spec` describes the input (image shape, or the text preprocessing); `pretrained=False` when a
+    bundle is loaded, since its weights replace whatever pretrained weights would be read."""
+    return registry.create("encoder", cfg.type, cfg, spec, pretrained=pretrained)
 
 
-def build_classifier(model_cfg, input_shape, num_classes: int) -> Classifier:
-    encoder = create_encoder(model_cfg.encoder, input_shape)
+def build_classifier(model_cfg, spec, num_classes: int, pretrained: bool = True) -> Classifier:
+    encoder = create_encoder(model_cfg.encoder, spec, pretrained)
     model = Classifier(encoder, ClassificationHead(encoder.output_dim, num_classes, model_cfg.head))
     initialize(model, model_cfg.init)
     return model

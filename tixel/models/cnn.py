@@ -57,13 +57,12 @@ def conv_block(in_ch: int, cfg: ConvBlock) -> nn.Sequential:
 
 @register_encoder("cnn", CNNConfig)
 class CNNEncoder(nn.Module):
-    tiny_spec = (1, 12, 12)  # the smallest input the registry sweep test builds every encoder for
-
     @staticmethod
-    def tiny_input(spec, batch: int) -> torch.Tensor:
-        return torch.randn(batch, *spec)
+    def tiny_example(batch: int):
+        """(input spec, input batch) for the test that sweeps every registered encoder."""
+        return (1, 12, 12), torch.randn(batch, 1, 12, 12)
 
-    def __init__(self, cfg: CNNConfig, input_shape: tuple[int, int, int]):
+    def __init__(self, cfg: CNNConfig, input_shape: tuple[int, int, int], pretrained: bool = True):
         super().__init__()
         blocks, channels = [], input_shape[0]
         for block in cfg.blocks:

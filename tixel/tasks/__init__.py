@@ -2,5 +2,6 @@
 from tixel import registry
 
 
-def create_task(name: str):
-    return registry.create("task", name)
+def create_task(name: str, cfg=None):
+    task = registry.create("task", name)
+    return task.configure(cfg) if cfg is not None else task

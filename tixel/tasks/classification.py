@@ -13,6 +13,9 @@ def class_weights(cfg_weights, labels, train_targets: torch.Tensor):
         return None
     k = len(labels)
     if cfg_weights == "balanced":
+        if train_targets.dim() == 2:  # multi-label: pos_weight = negatives / positives per label
+            positives = train_targets.sum(0).clamp_min(1)
+            return (len(train_targets) - positives) / positives
         counts = torch.bincount(train_targets, minlength=k).float().clamp_min(1)
         return counts.sum() / (k * counts)
     unknown = set(cfg_weights) - set(labels.names)
@@ -26,6 +29,26 @@ def make_loss(train_cfg, weight):
         return F.cross_entropy(logits.float(), targets, weight=weight, label_smoothing=train_cfg.label_smoothing)
 
     return loss_fn
+
+
+def make_bce_loss(weight):
+    """Multi-label: one sigmoid per label (the seed's binary cross-entropy); weight scales positives."""
+    def loss_fn(logits, targets):
+        return F.binary_cross_entropy_with_logits(logits.float(), targets, pos_weight=weight)
+
+    return loss_fn
+
+
+def multilabel_metrics(logits: torch.Tensor, targets: torch.Tensor) -> dict:
+    pred = (logits > 0).float()
+    tp, fp, fn = (pred * targets).sum(0), (pred * (1 - targets)).sum(0), ((1 - pred) * targets).sum(0)
+    f1 = 2 * tp / (2 * tp + fp + fn).clamp_min(1)
+    return {
+        "loss": F.binary_cross_entropy_with_logits(logits, targets).item(),
+        "accuracy": (pred == targets).all(1).float().mean().item(),  # exact match of the label set
+        "macro_f1": f1.mean().item(),
+        "micro_f1": (2 * tp.sum() / (2 * tp.sum() + fp.sum() + fn.sum()).clamp_min(1)).item(),
+    }
 
 
 def hits(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -103,7 +103,7 @@ def make_job(cfg, task, prepared, model, run_dir: Path, device: torch.device) ->
 
 def train(cfg, config_path: Optional[str] = None, resume: Optional[str] = None, progress: bool = True,
           on_event: Optional[Callable] = None, log: Callable = print) -> RunResult:
-    task = create_task(cfg.task)
+    task = create_task(cfg.task, cfg)
     check_monitor(cfg, task)
     run_dir = Path(resume) if resume else run_dir_for(cfg, config_path)
     if resume:

@@ -1,0 +1,124 @@
+"""What every text reader shares: the in-memory TextSet, the common schema, cleaning, bad-row policy."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Literal, Optional, Sequence
+
+import numpy as np
+from pydantic import Field
+
+from tixel.config import Section
+from tixel.data.images import SplitConfig
+from tixel.errors import DataError
+
+
+class CleanConfig(Section):
+    nfkc: bool = Field(True, description="Unicode NFKC (full-width ASCII -> ASCII, ligatures split)")
+    lowercase: bool = False
+    whitespace: bool = Field(True, description="collapse runs of whitespace, strip the ends")
+    mask_urls: bool = False
+    mask_numbers: bool = False
+
+
+class TokenizerConfig(Section):
+    kind: Literal["auto", "wordpiece", "bpe", "word", "pretrained"] = Field(
+        "auto", description="auto: the encoder's pretrained tokenizer if it has one, else wordpiece")
+    vocab_size: int = Field(20000, ge=10, json_schema_extra={"synonyms": ["num_words", "max_features"]})
+    min_frequency: int = Field(2, ge=1)
+    lowercase: bool = True
+    path: Optional[str] = Field(None, description="pretrained: a local HF folder or a known name (minilm-l6)")
+    max_length: int = Field(256, ge=2, json_schema_extra={"synonyms": ["maxlen", "max_len", "max_seq_length"]})
+
+
+class TextDataBase(Section):
+    split: SplitConfig = SplitConfig()
+    clean: CleanConfig = CleanConfig()
+    tokenizer: TokenizerConfig = TokenizerConfig()
+    labels: Optional[list[str]] = Field(None, description="the label set; default: labels seen in train")
+    multi_label: bool = Field(False, description="labels are lists (or separator-joined); sigmoid + BCE")
+    label_separator: str = ","
+    on_bad_row: Literal["error", "skip"] = "error"
+    bucket: bool = Field(True, description="batch texts of similar length together")
+
+
+@dataclass
+class TextSet:
+    texts: list[str]
+    labels: Optional[list]  # str per text, or list[str] per text when multi-label
+    source: str
+    rows: Optional[Sequence] = None
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @property
+    def items(self):
+        return self.texts
+
+    def where(self, i: int) -> str:
+        if self.rows is None:
+            return f"{self.source}, item {i}"
+        row = self.rows[i]
+        return f"{self.source}, line {row}" if isinstance(row, int) else str(row)
+
+    def subset(self, index: np.ndarray) -> "TextSet":
+        pick = lambda seq: None if seq is None else [seq[i] for i in index]
+        rows = pick(self.rows) or [f"{self.source}, item {i}" for i in index]
+        return TextSet(pick(self.texts), pick(self.labels), self.source, rows)
+
+    @property
+    def stratify_labels(self):
+        return self.labels if self.labels and isinstance(self.labels[0], str) else None
+
+
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_SPACE = re.compile(r"\s+")
+
+
+def clean(text: str, cfg: CleanConfig) -> str:
+    if cfg.nfkc:
+        text = unicodedata.normalize("NFKC", text)
+    if cfg.mask_urls:
+        text = _URL.sub(" <url> ", text)
+    if cfg.mask_numbers:
+        text = _NUMBER.sub(" <num> ", text)
+    if cfg.lowercase:
+        text = text.lower()
+    return _SPACE.sub(" ", text).strip() if cfg.whitespace else text
+
+
+class RowCollector:
+    """Collects (line, text, label) rows; applies the bad-row policy with the file and line in the message."""
+
+    def __init__(self, path, cfg: TextDataBase):
+        self.path, self.cfg = path, cfg
+        self.texts, self.labels, self.rows, self.skipped = [], [], [], []
+
+    def bad(self, line: int, why: str) -> None:
+        if self.cfg.on_bad_row == "error":
+            raise DataError(f"{self.path}, line {line}: {why} (set data.on_bad_row: skip to drop such rows)")
+        self.skipped.append((line, why))
+
+    def add(self, line: int, text, label) -> None:
+        if not isinstance(text, str) or not text.strip():
+            return self.bad(line, "empty text")
+        label = self.parse_label(label)
+        if label is None or label == "" or label == []:
+            return self.bad(line, "empty label")
+        self.texts.append(text)
+        self.labels.append(label)
+        self.rows.append(line)
+
+    def parse_label(self, label):
+        if self.cfg.multi_label:
+            items = label if isinstance(label, list) else str(label).split(self.cfg.label_separator)
+            return sorted({str(x).strip() for x in items if str(x).strip()})
+        return None if label is None else str(label).strip()
+
+    def result(self) -> TextSet:
+        if not self.texts:
+            raise DataError(f"{self.path}: no usable rows")
+        return TextSet(self.texts, self.labels, str(self.path), self.rows)

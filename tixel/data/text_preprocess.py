@@ -1,0 +1,62 @@
+"""Text preprocessing fitted on the training split and saved in the bundle: cleaning settings, the
+tokenizer, max_length, and (for a pretrained transformer) its architecture config."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+import torch
+
+from tixel.data import tokenize
+from tixel.data.text import CleanConfig, clean
+
+
+@dataclass
+class TextPreprocessing:
+    tokenizer: object  # tokenizers.Tokenizer
+    clean: CleanConfig
+    max_length: int
+    hf_config: Optional[dict] = None
+
+    @classmethod
+    def fit(cls, texts: Sequence[str], data_cfg, encoder_cfg) -> "TextPreprocessing":
+        from tixel.data.pretrained import resolve
+
+        tok_cfg = data_cfg.tokenizer
+        pretrained = getattr(encoder_cfg, "pretrained", None)
+        hf_config = None
+        if tok_cfg.kind == "pretrained" or (tok_cfg.kind == "auto" and pretrained):
+            folder = resolve(tok_cfg.path or pretrained)
+            tokenizer = tokenize.load_tokenizer(folder)
+        else:
+            tokenizer = tokenize.train_tokenizer([clean(t, data_cfg.clean) for t in texts], tok_cfg)
+        if pretrained:
+            hf_config = json.loads((resolve(pretrained) / "config.json").read_text())
+        return cls(tokenizer, data_cfg.clean, tok_cfg.max_length, hf_config)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.tokenizer.get_vocab_size()
+
+    @property
+    def pad_id(self) -> int:
+        return tokenize.pad_id(self.tokenizer)
+
+    def vocab(self) -> dict[str, int]:
+        return self.tokenizer.get_vocab()
+
+    def apply(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+        return tokenize.encode(self.tokenizer, [clean(t, self.clean) for t in texts], self.max_length)
+
+    def save(self, folder: Path) -> None:
+        self.tokenizer.save(str(folder / "tokenizer.json"))
+        meta = {"clean": self.clean.model_dump(), "max_length": self.max_length, "hf_config": self.hf_config}
+        (folder / "text_preprocessing.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, folder: Path) -> "TextPreprocessing":
+        meta = json.loads((folder / "text_preprocessing.json").read_text())
+        return cls(tokenize.load_tokenizer(folder), CleanConfig(**meta["clean"]), meta["max_length"],
+                   meta.get("hf_config"))

@@ -1,0 +1,65 @@
+"""Text classification and sentiment: a text reader, a tokenizer fitted on train, an RNN, text CNN or
+transformer encoder + a softmax (or, multi-label, sigmoid) head."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from tixel.data.labels import LabelSet
+from tixel.data.text_preprocess import TextPreprocessing
+from tixel.errors import DataError
+from tixel.models import build_classifier
+from tixel.registry import register_task
+from tixel.tasks.base import ClassificationTask, Prepared
+
+
+@register_task("text_classification")
+class TextClassification(ClassificationTask):
+    name = "text_classification"
+
+    def fit_preprocessing(self, train_set, cfg) -> TextPreprocessing:
+        return TextPreprocessing.fit(train_set.texts, cfg.data, cfg.model.encoder)
+
+    def encode(self, pre: TextPreprocessing, items) -> dict:
+        return pre.apply(list(items))
+
+    def batches(self, split, batch_size: int, shuffle: bool, bucket: bool = True):
+        return super().batches(split, batch_size, shuffle, bucket and self.bucket)
+
+    def configure(self, cfg):
+        self.bucket = bool(getattr(cfg.data, "bucket", True))
+        return super().configure(cfg)
+
+    def build_model(self, cfg, labels: LabelSet, pre: TextPreprocessing, pretrained: bool = True):
+        model = build_classifier(cfg.model, pre, len(labels), pretrained)
+        coverage = getattr(model.encoder, "coverage", None)
+        if coverage is not None:
+            print(f"word vectors {cfg.model.encoder.vectors}: cover {coverage:.1%} of a {pre.vocab_size:,} vocabulary")
+        return model
+
+    def prepare_labelled(self, path: str, labels: LabelSet, pre: TextPreprocessing, cfg=None) -> Prepared:
+        """One labelled file (csv/tsv/jsonl, read with the bundle's data settings) as the test split."""
+        from tixel.data.tabular import read_delimited, read_jsonl
+
+        suffix = Path(path.removesuffix(".gz")).suffix.lower()
+        readers = {".jsonl": read_jsonl, ".csv": read_delimited, ".tsv": read_delimited}
+        if cfg is None or suffix not in readers:
+            raise DataError(f"--data {path}: expected a .csv, .tsv or .jsonl file")
+        fmt = {".jsonl": "jsonl", ".csv": "csv", ".tsv": "tsv"}[suffix]
+        data_cfg = _reader_cfg(cfg.data, fmt, path)
+        return Prepared({"test": self.encode_split(readers[suffix](path, data_cfg), labels, pre)}, labels, pre)
+
+    def load_file(self, path):
+        return Path(path).read_text(encoding="utf-8")
+
+    def load_preprocessing(self, folder: Path) -> TextPreprocessing:
+        return TextPreprocessing.load(folder)
+
+
+def _reader_cfg(data_cfg, fmt: str, path: str):
+    """The bundle's data settings (columns, quoting, cleaning) re-targeted at another file."""
+    from tixel.data.tabular import DelimitedData, JsonlData
+
+    schema = JsonlData if fmt == "jsonl" else DelimitedData
+    base = {k: v for k, v in data_cfg.model_dump().items() if k in schema.model_fields}
+    base.update(format=fmt, train=path, validation=None, test=None)
+    return schema.model_validate(base)

@@ -94,21 +94,43 @@ def evaluate(
 @guarded
 def predict(
     bundle: Path = typer.Argument(..., help="A run folder or a bundle."),
-    files: List[Path] = typer.Argument(..., help="Image files."),
+    files: Optional[List[Path]] = typer.Argument(None, help="Input files (images, or text files)."),
+    text: List[str] = typer.Option([], "--text", help="A text to classify (repeatable)."),
+    input: Optional[str] = typer.Option(None, "--input", help="A .txt (one per line), .csv/.tsv/.jsonl, or - for stdin."),
+    column: Optional[str] = typer.Option(None, help="Text column or field of --input (default: text)."),
     top_k: int = typer.Option(3, "--top-k", min=1),
     format: str = typer.Option("text", "--format", help="text or jsonl"),
 ):
-    """Label and top-k probabilities for each input."""
+    """Label and top-k probabilities for each input. With no inputs, texts are read from stdin."""
     from tixel.predict import Predictor
 
     if format not in ("text", "jsonl"):
         raise typer.BadParameter("expected text or jsonl", param_hint="--format")
-    for row in Predictor.load(bundle).predict_files(files, top_k):
-        if format == "jsonl":
-            typer.echo(json.dumps(row, ensure_ascii=False))
-        else:
-            alts = "  ".join(f"{t['label']}:{t['prob']:.3f}" for t in row["top_k"])
-            typer.echo(f"{row['input']}\t{row['label']}\t{alts}")
+    predictor = Predictor.load(bundle)
+    if files:
+        rows = predictor.predict_files(files, top_k)
+    else:
+        texts = list(text) or _read_texts(input or "-", column)
+        rows = [{"input": t, **r} for t, r in zip(texts, predictor.predict(texts, top_k))] if texts else []
+    for row in rows:
+        _print_row(row, format)
+
+
+def _read_texts(source: str, column: Optional[str]) -> list:
+    from tixel.data.inputs import read_texts
+
+    if source == "-" and sys.stdin.isatty():
+        raise typer.BadParameter("give FILES, --text, --input, or pipe texts on stdin")
+    return list(read_texts(source, column))
+
+
+def _print_row(row: dict, format: str) -> None:
+    if format == "jsonl":
+        typer.echo(json.dumps(row, ensure_ascii=False))
+    else:
+        alts = "  ".join(f"{t['label']}:{t['prob']:.3f}" for t in row["top_k"])
+        shown = row["input"] if len(row["input"]) <= 60 else row["input"][:57] + "..."
+        typer.echo(f"{shown}\t{row['label']}\t{alts}")
 
 
 @config_app.command("check")

@@ -20,6 +20,7 @@ class SplitConfig(Section):
     test: float = Field(0.2, ge=0, lt=1)
     seed: int = 0
     stratify: bool = True
+    train_limit: Optional[int] = Field(None, ge=1, description="keep a seeded stratified subset of train")
 
 
 class ImageConfig(Section):

@@ -45,6 +45,10 @@ def make_splits(raw: dict, split_cfg) -> dict:
         fraction = getattr(split_cfg, name)
         if name not in splits and fraction > 0:
             splits["train"], splits[name] = carve(splits["train"], fraction, split_cfg.seed, split_cfg.stratify, name)
+    limit = getattr(split_cfg, "train_limit", None)
+    if limit and len(splits["train"]) > limit:
+        fraction = limit / len(splits["train"])
+        splits["train"] = carve(splits["train"], fraction, split_cfg.seed, split_cfg.stratify, "train")[1]
     for name, data in splits.items():
         if len(data) == 0:
             raise DataError(f"{data.source}: the {name} split is empty")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass
 from typing import Literal, Optional, Sequence
@@ -121,4 +122,8 @@ class RowCollector:
     def result(self) -> TextSet:
         if not self.texts:
             raise DataError(f"{self.path}: no usable rows")
+        if self.skipped:
+            shown = "; ".join(f"line {line}: {why}" for line, why in self.skipped[:5])
+            more = f" (+{len(self.skipped) - 5} more)" if len(self.skipped) > 5 else ""
+            print(f"{self.path}: skipped {len(self.skipped)} bad row(s): {shown}{more}", file=sys.stderr)
         return TextSet(self.texts, self.labels, str(self.path), self.rows)

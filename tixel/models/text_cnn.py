@@ -49,7 +49,9 @@ class TextCNNEncoder(nn.Module):
         pooled = []
         for conv in self.convs:
             feats = torch.relu(conv(x))
-            # a window is real if it starts before the text ends (windows that begin in padding are masked)
-            valid = torch.arange(feats.shape[2], device=ids.device)[None, :] < lengths.clamp_min(1)[:, None]
+            # only windows inside the text count (a text shorter than the filter keeps its first window),
+            # so a text's features do not depend on how much padding its batch has
+            last_start = (lengths - conv.kernel_size[0]).clamp_min(0)
+            valid = torch.arange(feats.shape[2], device=ids.device)[None, :] <= last_start[:, None]
             pooled.append(feats.masked_fill(~valid[:, None, :], 0.0).max(2).values)
         return self.dropout(torch.cat(pooled, 1))

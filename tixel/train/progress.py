@@ -7,10 +7,14 @@ from typing import Iterator
 from tixel.train.loop import EpochEnd, Step
 
 
-def show(events: Iterator, steps_per_epoch: int, epochs: int, batch_size: int, enabled: bool = True):
-    """Display the loop's events and pass each one on to the caller."""
+def show(events: Iterator, steps_per_epoch: int, epochs: int, batch_size: int, enabled: bool = True,
+         log=print):
+    """Display the loop's events and pass each one on to the caller. Without a bar, one line per epoch."""
     if not enabled:
-        yield from events
+        for event in events:
+            if isinstance(event, EpochEnd):
+                log(format_epoch(event))
+            yield event
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

@@ -120,7 +120,7 @@ def train(cfg, config_path: Optional[str] = None, resume: Optional[str] = None, 
     write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
     _log_start(log, cfg, model, prepared, job, run_dir)
     events = loop.fit(job)
-    for event in _progress(events, job, cfg, progress):
+    for event in _progress(events, job, cfg, progress, log):
         if on_event:
             on_event(job, event)
     return finish(cfg, task, prepared, job, log)
@@ -135,10 +135,10 @@ def _log_start(log, cfg, model, prepared, job, run_dir):
         f"{trainable:,} trainable / {total:,} parameters; device {job.device}; batch {cfg.train.batch_size}")
 
 
-def _progress(events, job, cfg, enabled):
+def _progress(events, job, cfg, enabled, log):
     from tixel.train.progress import show
 
-    return show(events, len(job.train), cfg.train.epochs, cfg.train.batch_size, enabled)
+    return show(events, len(job.train), cfg.train.epochs, cfg.train.batch_size, enabled, log)
 
 
 def finish(cfg, task, prepared, job: loop.TrainJob, log: Callable) -> RunResult:

@@ -1,0 +1,46 @@
+import pytest
+import torch
+
+from tixel.data.text import TokenizerConfig
+from tixel.data.tokenize import encode, load_tokenizer, train_tokenizer
+
+CORPUS = ["the cat sat on the mat", "the dog sat on the log", "a cat and a dog", "这家酒店很好"] * 5
+
+
+@pytest.mark.parametrize("kind", ["wordpiece", "bpe", "word"])
+def test_trained_tokenizer_round_trips_through_its_file(tmp_path, kind):
+    tok = train_tokenizer(CORPUS, TokenizerConfig(kind=kind, vocab_size=100, min_frequency=1))
+    before = encode(tok, ["the cat sat", "a dog"], 16)
+    tok.save(str(tmp_path / "tokenizer.json"))
+    after = encode(load_tokenizer(tmp_path), ["the cat sat", "a dog"], 16)
+    assert torch.equal(before["input_ids"], after["input_ids"])
+    assert before["lengths"].tolist() == [5, 4]  # [CLS] ... [SEP]
+    assert before["input_ids"][1, 4] == tok.token_to_id("[PAD]")
+
+
+def test_cjk_is_split_per_character():
+    tok = train_tokenizer(CORPUS, TokenizerConfig(kind="word", vocab_size=100, min_frequency=1))
+    tokens = tok.encode("酒店很好").tokens
+    assert tokens == ["[CLS]", "酒", "店", "很", "好", "[SEP]"]
+
+
+def test_truncation_keeps_the_final_separator():
+    tok = train_tokenizer(CORPUS, TokenizerConfig(kind="word", vocab_size=100, min_frequency=1))
+    out = encode(tok, ["the cat sat on the mat the cat sat on the mat"], 6)
+    assert out["input_ids"].shape == (1, 6) and out["input_ids"][0, -1] == tok.token_to_id("[SEP]")
+
+
+def test_pretrained_minilm_tokenizer_offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from tixel.data.pretrained import resolve
+
+    tok = load_tokenizer(resolve("minilm-l6"))
+    assert tok.encode("hello world").ids == [101, 7592, 2088, 102]
+
+
+def test_missing_pretrained_checkpoint_says_so(tmp_path):
+    from tixel.data.pretrained import resolve
+    from tixel.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no local Hugging Face checkpoint.*from disk only"):
+        resolve(str(tmp_path / "nowhere"))

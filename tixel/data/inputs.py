@@ -1,0 +1,46 @@
+"""Unlabelled texts to predict: a .txt (one per line), a .csv/.tsv column or a .jsonl field, or stdin."""
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Iterator, Optional
+
+from tixel.data.tabular import open_text
+from tixel.errors import DataError
+
+
+def read_texts(path: str, column: Optional[str] = None) -> Iterator[str]:
+    if path == "-":
+        yield from (line.rstrip("\n") for line in sys.stdin if line.strip())
+        return
+    p = Path(path)
+    suffix = Path(p.name.removesuffix(".gz")).suffix.lower()
+    with open_text(p, "utf-8") as handle:
+        if suffix in (".csv", ".tsv"):
+            yield from _column(csv.DictReader(handle, delimiter="\t" if suffix == ".tsv" else ","), column or "text", p)
+        elif suffix == ".jsonl":
+            yield from _field(handle, column or "text", p)
+        else:
+            yield from (line.rstrip("\n") for line in handle if line.strip())
+
+
+def _column(reader: csv.DictReader, column: str, path: Path) -> Iterator[str]:
+    if column not in (reader.fieldnames or []):
+        raise DataError(f"{path}, line 1: no column {column!r} in {reader.fieldnames}; pass --column")
+    for record in reader:
+        yield record[column] or ""
+
+
+def _field(handle, field: str, path: Path) -> Iterator[str]:
+    for line_no, line in enumerate(handle, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path}, line {line_no}: not valid JSON ({err.msg})") from None
+        if not isinstance(record, dict) or field not in record:
+            raise DataError(f"{path}, line {line_no}: no field {field!r}; pass --column")
+        yield str(record[field])

@@ -16,9 +16,7 @@ from torch import nn
 from tixel.config import load_config
 from tixel.data.batching import TensorBatches
 from tixel.models import build_classifier
-from tixel.tasks import classification as clf
-from tixel.train import loop
-from tixel.train.optim import create_optimizer, create_scheduler
+from common import tixel_epoch_rate
 
 SEED_CONFIG = Path(__file__).parent.parent / "examples" / "mnist-seed-cnn.yaml"
 
@@ -39,15 +37,7 @@ def tixel_epoch(x: torch.Tensor, y: torch.Tensor, batch: int) -> float:
     """One epoch through tixel's own loop (train_epoch/train_step), model and optimiser factories."""
     cfg = load_config(SEED_CONFIG, [f"train.batch_size={batch}"])
     model = build_classifier(cfg.model, (1, 28, 28), 10).to(memory_format=torch.channels_last)
-    batches = TensorBatches(x, y, batch, shuffle=True)
-    optimizer = create_optimizer(model.parameters(), cfg.train)
-    job = loop.TrainJob(model=model, optimizer=optimizer, scheduler=create_scheduler(optimizer, len(batches), cfg.train),
-                        train=batches, evaluate=lambda m: {}, loss_fn=clf.make_loss(cfg.train, None),
-                        cfg=cfg.train, run_dir=Path("/nonexistent"), hits_fn=clf.hits)
-    start = time.perf_counter()
-    for _ in loop.train_epoch(job):
-        pass
-    return len(y) / (time.perf_counter() - start)
+    return tixel_epoch_rate(model, TensorBatches(x, y, batch, shuffle=True), cfg.train)
 
 
 def plain_epoch(x: torch.Tensor, y: torch.Tensor, batch: int) -> float:

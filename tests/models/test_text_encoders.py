@@ -72,3 +72,18 @@ def test_minilm_loads_offline_by_name(monkeypatch):
         out = enc(batch)
     cos = torch.nn.functional.cosine_similarity(out[0], out[1], dim=0)
     assert out.shape == (2, 384) and 0.2 < cos < 0.99
+
+
+@pytest.mark.parametrize("pooling", ["last", "max"])
+def test_unpadded_fast_path_equals_the_packed_path(pooling):
+    from tixel.models.rnn import RNNConfig, RNNEncoder
+
+    torch.manual_seed(0)
+    enc = RNNEncoder(RNNConfig(type="rnn", bidirectional=True, pooling=pooling, embedding_dim=8, hidden_size=8),
+                     TinyTextSpec(), pretrained=False).eval()
+    ids = torch.randint(5, 50, (3, 6))
+    full = {"input_ids": ids, "attention_mask": torch.ones(3, 6, dtype=torch.long), "lengths": torch.full((3,), 6)}
+    padded_ids = torch.cat([ids, torch.zeros(3, 1, dtype=torch.long)], 1)  # one padding column: packed path
+    padded = {"input_ids": padded_ids, "attention_mask": (padded_ids != 0).long(), "lengths": torch.full((3,), 6)}
+    with torch.no_grad():
+        torch.testing.assert_close(enc(full), enc(padded), atol=1e-5, rtol=1e-4)

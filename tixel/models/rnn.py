@@ -48,14 +48,19 @@ class RNNEncoder(nn.Module):
 
     def forward(self, batch: dict) -> torch.Tensor:
         ids, lengths = batch["input_ids"], batch["lengths"]
-        packed = pack_padded_sequence(self.dropout(self.embedding(ids)), lengths.cpu(), batch_first=True,
-                                      enforce_sorted=False)
-        out, hidden = self.rnn(packed)
+        x = self.dropout(self.embedding(ids))
+        if bool((lengths == ids.shape[1]).all()):
+            # no padding in this batch (common with length buckets): the unpacked call runs oneDNN's
+            # fused RNN kernel on CPU, which packed input cannot use
+            out, hidden = self.rnn(x)
+        else:
+            out, hidden = self.rnn(pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False))
         if self.cfg.pooling == "last":
             h = hidden[0] if isinstance(hidden, tuple) else hidden  # LSTM returns (h, c)
             directions = 2 if self.cfg.bidirectional else 1
             return torch.cat(list(h[-directions:]), dim=-1)  # the last layer's final state per direction
-        out, _ = pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])
+        if not isinstance(out, torch.Tensor):
+            out, _ = pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])
         mask = torch.arange(ids.shape[1], device=ids.device)[None, :] < lengths.to(ids.device)[:, None]
         if self.attention is not None:
             return self.attention(out, mask)

@@ -48,9 +48,18 @@ def backbone(cfg: TransformerConfig, spec, pretrained: bool) -> nn.Module:
     if cfg.pretrained is None:
         return AutoModel.from_config(scratch_config(cfg, spec), add_pooling_layer=False)
     if pretrained:
+        from transformers.utils import logging as hf_logging
+
         from tixel.data.pretrained import resolve
 
-        return AutoModel.from_pretrained(resolve(cfg.pretrained), local_files_only=True, add_pooling_layer=False)
+        # the checkpoint's pooler is dropped on purpose (tixel pools itself): its "unexpected keys" load
+        # report is noise, so it is silenced for this one call
+        level = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()
+        try:
+            return AutoModel.from_pretrained(resolve(cfg.pretrained), local_files_only=True, add_pooling_layer=False)
+        finally:
+            hf_logging.set_verbosity(level)
     # loading a bundle: the architecture comes from the bundle, the weights from model.safetensors
     return AutoModel.from_config(AutoConfig.for_model(**spec.hf_config), add_pooling_layer=False)
 

@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from text_data import sentiment_rows, text_config, write_jsonl
-from tixel.bundle import load_bundle
 from tixel.config import validate
 from tixel.predict import Predictor
 from tixel.train.run import train

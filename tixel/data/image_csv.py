@@ -6,15 +6,13 @@ from pathlib import Path
 from typing import Literal, Optional
 
 from tixel.data.images import ImageDataBase, ImageSet, load_image, stack_images
+from tixel.data.splits import SplitFiles, read_split_files
 from tixel.errors import DataError
 from tixel.registry import register_reader
 
 
-class ImageCsvData(ImageDataBase):
+class ImageCsvData(ImageDataBase, SplitFiles):
     format: Literal["image_csv"]
-    train: str
-    validation: Optional[str] = None
-    test: Optional[str] = None
     root: Optional[str] = None
     path_column: str = "path"
     label_column: str = "label"
@@ -58,5 +56,4 @@ def read_image_csv(path: str | Path, cfg: ImageCsvData) -> ImageSet:
 
 @register_reader("image_csv", ImageCsvData)
 def read_csv_splits(cfg: ImageCsvData) -> dict[str, ImageSet]:
-    splits = {"train": cfg.train, "validation": cfg.validation, "test": cfg.test}
-    return {name: read_image_csv(p, cfg) for name, p in splits.items() if p is not None}
+    return read_split_files(cfg, lambda path: read_image_csv(path, cfg))

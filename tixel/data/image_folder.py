@@ -2,18 +2,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal
 
 from tixel.data.images import ImageDataBase, ImageSet, list_images, load_image, stack_images
+from tixel.data.splits import SplitFiles, read_split_files
 from tixel.errors import DataError
 from tixel.registry import register_reader
 
 
-class ImageFolderData(ImageDataBase):
+class ImageFolderData(ImageDataBase, SplitFiles):
     format: Literal["image_folder"]
-    train: str
-    validation: Optional[str] = None
-    test: Optional[str] = None
 
 
 def read_image_folder(root: str | Path, channels=None, size=None) -> ImageSet:
@@ -33,6 +31,4 @@ def read_image_folder(root: str | Path, channels=None, size=None) -> ImageSet:
 
 @register_reader("image_folder", ImageFolderData)
 def read_folder_splits(cfg: ImageFolderData) -> dict[str, ImageSet]:
-    splits = {"train": cfg.train, "validation": cfg.validation, "test": cfg.test}
-    size, channels = cfg.image.size, cfg.image.channels
-    return {name: read_image_folder(p, channels, size) for name, p in splits.items() if p is not None}
+    return read_split_files(cfg, lambda path: read_image_folder(path, cfg.image.channels, cfg.image.size))

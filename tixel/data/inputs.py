@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import csv
-import json
 import sys
 from pathlib import Path
 from typing import Iterator, Optional
 
-from tixel.data.tabular import open_text
+from tixel.data.tabular import jsonl_records, open_text
 from tixel.errors import DataError
 
 
@@ -34,13 +33,7 @@ def _column(reader: csv.DictReader, column: str, path: Path) -> Iterator[str]:
 
 
 def _field(handle, field: str, path: Path) -> Iterator[str]:
-    for line_no, line in enumerate(handle, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{path}, line {line_no}: not valid JSON ({err.msg})") from None
-        if not isinstance(record, dict) or field not in record:
-            raise DataError(f"{path}, line {line_no}: no field {field!r}; pass --column")
+    for line_no, record, problem in jsonl_records(handle):
+        if problem or field not in record:
+            raise DataError(f"{path}, line {line_no}: {problem or f'no field {field!r}; pass --column'}")
         yield str(record[field])

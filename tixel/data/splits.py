@@ -1,13 +1,26 @@
 """Train / validation / test: explicit files where given, else seeded stratified fractions of train."""
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Optional, Protocol
 
 import numpy as np
 
+from tixel.config import Section
 from tixel.errors import DataError
 
 SPLITS = ("train", "validation", "test")
+
+
+class SplitFiles(Section):
+    """A reader's files per split; the missing ones are carved out of train by `data.split`."""
+    train: str
+    validation: Optional[str] = None
+    test: Optional[str] = None
+
+
+def read_split_files(cfg: SplitFiles, read) -> dict:
+    """{split: read(path)} for the splits that name a file."""
+    return {name: read(getattr(cfg, name)) for name in SPLITS if getattr(cfg, name) is not None}
 
 
 class Splittable(Protocol):

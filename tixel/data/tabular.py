@@ -6,20 +6,18 @@ import gzip
 import io
 import json
 from pathlib import Path
-from typing import Literal, Optional, Union
+from typing import Iterator, Literal, Optional, Union
 
 from pydantic import Field
 
 from tixel.data.text import RowCollector, TextDataBase, TextSet
+from tixel.data.splits import SplitFiles, read_split_files
 from tixel.errors import DataError
 from tixel.registry import register_reader
 
 
-class DelimitedData(TextDataBase):
+class DelimitedData(TextDataBase, SplitFiles):
     format: Literal["csv", "tsv"]
-    train: str
-    validation: Optional[str] = None
-    test: Optional[str] = None
     text_column: Union[str, int] = Field("text", description="a header name, or a 0-based index")
     label_column: Union[str, int] = "label"
     header: bool = True
@@ -27,11 +25,8 @@ class DelimitedData(TextDataBase):
     encoding: str = "utf-8"
 
 
-class JsonlData(TextDataBase):
+class JsonlData(TextDataBase, SplitFiles):
     format: Literal["jsonl"]
-    train: str
-    validation: Optional[str] = None
-    test: Optional[str] = None
     text_field: str = "text"
     label_field: str = "label"
     encoding: str = "utf-8"
@@ -78,28 +73,33 @@ def read_delimited(path: str | Path, cfg: DelimitedData) -> TextSet:
     return rows.result()
 
 
+def jsonl_records(handle) -> Iterator[tuple[int, Optional[dict], Optional[str]]]:
+    """(line number, the object or None, what is wrong or None) for each non-blank line."""
+    for line_no, line in enumerate(handle, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            yield line_no, None, f"not valid JSON ({err.msg})"
+            continue
+        yield (line_no, record, None) if isinstance(record, dict) else (line_no, None, "expected a JSON object")
+
+
 def read_jsonl(path: str | Path, cfg: JsonlData) -> TextSet:
     path = Path(path)
     rows = RowCollector(path, cfg)
     with open_text(path, cfg.encoding) as handle:
-        for line_no, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                rows.bad(line_no, f"not valid JSON ({err.msg})")
-                continue
-            if not isinstance(record, dict):
-                rows.bad(line_no, "expected a JSON object")
-                continue
-            rows.add(line_no, record.get(cfg.text_field), record.get(cfg.label_field))
+        for line_no, record, problem in jsonl_records(handle):
+            if problem:
+                rows.bad(line_no, problem)
+            else:
+                rows.add(line_no, record.get(cfg.text_field), record.get(cfg.label_field))
     return rows.result()
 
 
 def _splits(cfg, read) -> dict[str, TextSet]:
-    paths = {"train": cfg.train, "validation": cfg.validation, "test": cfg.test}
-    return {name: read(p, cfg) for name, p in paths.items() if p is not None}
+    return read_split_files(cfg, lambda path: read(path, cfg))
 
 
 register_reader("csv", DelimitedData)(lambda cfg: _splits(cfg, read_delimited))

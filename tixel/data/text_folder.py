@@ -7,15 +7,13 @@ from typing import Literal, Optional
 from pydantic import Field
 
 from tixel.data.text import TextDataBase, TextSet
+from tixel.data.splits import SplitFiles, read_split_files
 from tixel.errors import DataError
 from tixel.registry import register_reader
 
 
-class TextFolderData(TextDataBase):
+class TextFolderData(TextDataBase, SplitFiles):
     format: Literal["text_folder"]
-    train: str
-    validation: Optional[str] = None
-    test: Optional[str] = None
     suffix: str = ".txt"
     encoding: str = "utf-8"
     fallback_encoding: Optional[str] = Field(None, description="tried for a file that is not `encoding`")
@@ -57,9 +55,7 @@ def read_text_folder(root: str | Path, suffix: str, encoding: str, fallback: Opt
 
 @register_reader("text_folder", TextFolderData)
 def read_text_folder_splits(cfg: TextFolderData) -> dict[str, TextSet]:
-    splits = {"train": cfg.train, "validation": cfg.validation, "test": cfg.test}
-    return {n: read_text_folder(p, cfg.suffix, cfg.encoding, cfg.fallback_encoding)
-            for n, p in splits.items() if p is not None}
+    return read_split_files(cfg, lambda path: read_text_folder(path, cfg.suffix, cfg.encoding, cfg.fallback_encoding))
 
 
 def bbc_news_folder() -> Path:

@@ -46,12 +46,15 @@ def tixel_epoch(raw_cfg: dict, spec, inputs: dict, targets: torch.Tensor, batch:
 
 
 class PlainLSTM(nn.Module):
+    """The seed's network as a PyTorch user writes it; LSTM(128, dropout=0.2) drops the LSTM's inputs."""
+
     def __init__(self):
         super().__init__()
         self.emb, self.lstm, self.out = nn.Embedding(10000, 128), nn.LSTM(128, 128, batch_first=True), nn.Linear(128, 2)
+        self.drop = nn.Dropout(0.2)
 
     def forward(self, ids):
-        _, (h, _) = self.lstm(self.emb(ids))
+        _, (h, _) = self.lstm(self.drop(self.emb(ids)))
         return self.out(h[-1])
 
 

@@ -61,18 +61,15 @@ def test_csv_with_relative_paths(tmp_path):
     assert data.where(1) == f"{path}, line 3"
 
 
-def test_csv_bad_rows_name_the_line(tmp_path):
+@pytest.mark.parametrize("content,message", [
+    ("path,label\nimgs/cat/0.png,cat\nimgs/cat/1.png\n", r"list.csv, line 3: expected 2 columns"),
+    ("path,label\nimgs/cat/0.png,cat\nimgs/missing.png,dog\n", r"list.csv, line 3: .*missing.png: cannot read image"),
+    ("file,label\nx.png,cat\n", r"list.csv, line 1: header .* lacks column\(s\) \['path'\]"),
+    ("path,label\nimgs/cat/0.png,\n", r"line 2: empty label"),
+])
+def test_csv_bad_rows_name_the_line(tmp_path, content, message):
     make_folder(tmp_path / "imgs")
     path = tmp_path / "list.csv"
-    path.write_text("path,label\nimgs/cat/0.png,cat\nimgs/cat/1.png\n")
-    with pytest.raises(DataError, match=r"list.csv, line 3: expected 2 columns"):
-        read_image_csv(path, csv_cfg(path))
-    path.write_text("path,label\nimgs/cat/0.png,cat\nimgs/missing.png,dog\n")
-    with pytest.raises(DataError, match=r"list.csv, line 3: .*missing.png: cannot read image"):
-        read_image_csv(path, csv_cfg(path))
-    path.write_text("file,label\nx.png,cat\n")
-    with pytest.raises(DataError, match=r"list.csv, line 1: header .* lacks column\(s\) \['path'\]"):
-        read_image_csv(path, csv_cfg(path))
-    path.write_text("path,label\nimgs/cat/0.png,\n")
-    with pytest.raises(DataError, match=r"line 2: empty label"):
+    path.write_text(content)
+    with pytest.raises(DataError, match=message):
         read_image_csv(path, csv_cfg(path))

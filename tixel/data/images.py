@@ -9,6 +9,7 @@ import numpy as np
 from pydantic import Field
 
 from tixel.config import Section
+from tixel.data.examples import Origins
 from tixel.errors import DataError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -47,7 +48,7 @@ class ImageDataBase(Section):
 
 
 @dataclass
-class ImageSet:
+class ImageSet(Origins):
     images: np.ndarray  # uint8, (N, H, W, C)
     labels: Optional[list[str]]
     source: str
@@ -60,18 +61,9 @@ class ImageSet:
     def items(self):
         return self.images
 
-    def where(self, i: int) -> str:
-        if self.rows is None:
-            return f"{self.source}, index {i}"
-        row = self.rows[i]
-        return f"{self.source}, line {row}" if isinstance(row, int) else str(row)
-
     def subset(self, index: np.ndarray) -> "ImageSet":
         labels = None if self.labels is None else [self.labels[i] for i in index]
-        rows = None if self.rows is None else [self.rows[i] for i in index]
-        if rows is None:
-            rows = [f"{self.source}, index {i}" for i in index]
-        return ImageSet(self.images[index], labels, self.source, rows)
+        return ImageSet(self.images[index], labels, self.source, self.rows_of(index))
 
 
 def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -11,6 +11,7 @@ import numpy as np
 from pydantic import Field
 
 from tixel.config import Section
+from tixel.data.examples import Origins
 from tixel.data.images import SplitConfig
 from tixel.errors import DataError
 
@@ -45,7 +46,7 @@ class TextDataBase(Section):
 
 
 @dataclass
-class TextSet:
+class TextSet(Origins):
     texts: list[str]
     labels: Optional[list]  # str per text, or list[str] per text when multi-label
     source: str
@@ -58,16 +59,9 @@ class TextSet:
     def items(self):
         return self.texts
 
-    def where(self, i: int) -> str:
-        if self.rows is None:
-            return f"{self.source}, item {i}"
-        row = self.rows[i]
-        return f"{self.source}, line {row}" if isinstance(row, int) else str(row)
-
     def subset(self, index: np.ndarray) -> "TextSet":
-        pick = lambda seq: None if seq is None else [seq[i] for i in index]
-        rows = pick(self.rows) or [f"{self.source}, item {i}" for i in index]
-        return TextSet(pick(self.texts), pick(self.labels), self.source, rows)
+        labels = None if self.labels is None else [self.labels[i] for i in index]
+        return TextSet([self.texts[i] for i in index], labels, self.source, self.rows_of(index))
 
     @property
     def stratify_labels(self):

@@ -127,6 +127,9 @@ def _read_texts(source: str, column: Optional[str]) -> list:
 def _print_row(row: dict, format: str) -> None:
     if format == "jsonl":
         typer.echo(json.dumps(row, ensure_ascii=False))
+    elif "entities" in row:
+        found = "  ".join(f"{e['text']}/{e['type']}@{e['start']}:{e['end']}" for e in row["entities"])
+        typer.echo(f"{row['input']}\t{found or '(no entities)'}")
     else:
         alts = "  ".join(f"{t['label']}:{t['prob']:.3f}" for t in row["top_k"])
         shown = row["input"] if len(row["input"]) <= 60 else row["input"][:57] + "..."

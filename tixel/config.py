@@ -71,6 +71,7 @@ class HeadConfig(Section):
     hidden: list[int] = Field([], json_schema_extra=synonyms("units", "layers"))
     dropout: float = Field(0.0, ge=0, lt=1)
     activation: Literal["relu", "gelu", "tanh", "silu"] = "relu"
+    crf: bool = Field(False, description="tagging: a linear-chain CRF output layer with constrained Viterbi")
 
 
 def _union(kind: str, discriminator: str) -> Any:

@@ -8,12 +8,14 @@ BUILTINS = (
     "tixel.data.image_csv",
     "tixel.data.tabular",
     "tixel.data.text_folder",
+    "tixel.data.conll",
     "tixel.models.cnn",
     "tixel.models.rnn",
     "tixel.models.text_cnn",
     "tixel.models.transformer",
     "tixel.tasks.image_classification",
     "tixel.tasks.text_classification",
+    "tixel.tasks.ner",
 )
 
 _loaded = False

@@ -30,6 +30,8 @@ class Predictor:
         return b.task.probabilities(self.logits(b.task.encode(b.preprocessing, list(items))))
 
     def predict(self, items: Sequence, top_k: int = 3) -> list[dict]:
+        if hasattr(self.bundle.task, "predict_rows"):  # a task with its own decoding (NER: entities)
+            return self.bundle.task.predict_rows(self, list(items), top_k)
         probs = self.probabilities(items)
         k = min(top_k, probs.shape[1])
         values, index = probs.topk(k, dim=1)

@@ -36,8 +36,21 @@ def open_text(path: Path, encoding: str):
     """Plain or gzipped text; a missing file or a wrong encoding names the file."""
     if not path.is_file():
         raise DataError(f"{path}: file not found")
+    if path.suffix == ".zip":
+        return io.TextIOWrapper(_zip_member(path), encoding=encoding, newline="")
     raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
     return io.TextIOWrapper(raw, encoding=encoding, newline="")
+
+
+def _zip_member(path: Path):
+    """The one data file in a .zip (as the MSRA NER corpus is shipped)."""
+    import zipfile
+
+    archive = zipfile.ZipFile(path)
+    names = [n for n in archive.namelist() if not n.endswith("/")]
+    if len(names) != 1:
+        raise DataError(f"{path}: expected one file in the zip, found {len(names)}: {names[:5]}")
+    return archive.open(names[0])
 
 
 def _column(header: Optional[list], column, path: Path) -> int:

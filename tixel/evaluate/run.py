@@ -12,6 +12,8 @@ from tixel.tasks.classification import logits_of
 
 
 def evaluate_split(model, task, prepared, split: str, out_dir: Path, history: list, device) -> dict:
+    if hasattr(task, "report"):  # a task with its own report (NER)
+        return task.report(model, prepared, split, out_dir, history, device)
     data = prepared.splits[split]
     logits = logits_of(model, data.inputs, 512, device)
     y_true, y_pred = data.targets.long().numpy(), task.predictions(logits).numpy()

@@ -1,4 +1,9 @@
-"""Embedding -> LSTM or GRU -> pooling. Sequences are packed, so padding never reaches the result."""
+"""Embedding -> LSTM or GRU -> pooling, with padding that never reaches the result.
+
+Padding sits after each sequence's end, so a forward-direction RNN's outputs at real positions are exact
+over the padded batch. The backward direction runs forward over each row reversed within its own length,
+then is reversed back. This gives the same result as packed sequences, but it runs oneDNN's fused RNN
+kernel; packed input falls back to one matrix product per time step, about 3x slower on CPU."""
 from __future__ import annotations
 
 from typing import Literal, Optional
@@ -6,9 +11,9 @@ from typing import Literal, Optional
 import torch
 from pydantic import Field
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from tixel.config import Section
+from tixel.models.chars import CASING_KINDS, CharCNN, CharFeaturesConfig, word_features
 from tixel.models.pooling import AttentionPool, masked_pool
 from tixel.models.text_spec import tiny_text_example
 from tixel.registry import register_encoder
@@ -25,6 +30,8 @@ class RNNConfig(Section):
     pooling: Literal["last", "mean", "max", "attention"] = "last"
     vectors: Optional[str] = Field(None, description="glove-6b-50d, or a word2vec/GloVe text file")
     freeze_embeddings: bool = False
+    char_features: Optional[CharFeaturesConfig] = Field(None, description="tagging: a character CNN per word")
+    casing: bool = Field(False, description="tagging: a casing embedding per word (lower, Title, UPPER, ...)")
 
 
 @register_encoder("rnn", RNNConfig)
@@ -39,31 +46,61 @@ class RNNEncoder(nn.Module):
 
             self.coverage = embedding_from_vectors(self.embedding, spec.vocab(), cfg.vectors)
         self.embedding.weight.requires_grad_(not cfg.freeze_embeddings)
+        self.chars = CharCNN(cfg.char_features) if cfg.char_features else None
+        self.casing = nn.Embedding(CASING_KINDS, 8) if cfg.casing else None
+        in_dim = cfg.embedding_dim + (self.chars.output_dim if self.chars else 0) + (8 if cfg.casing else 0)
         rnn = nn.LSTM if cfg.cell == "lstm" else nn.GRU
-        self.rnn = rnn(cfg.embedding_dim, cfg.hidden_size, cfg.layers, batch_first=True,
-                       bidirectional=cfg.bidirectional, dropout=cfg.dropout if cfg.layers > 1 else 0.0)
+        directions = 2 if cfg.bidirectional else 1
+        self.layers = nn.ModuleList(
+            nn.ModuleList(rnn(in_dim if i == 0 else cfg.hidden_size * directions, cfg.hidden_size, batch_first=True)
+                          for _ in range(directions))
+            for i in range(cfg.layers))
         self.dropout = nn.Dropout(cfg.dropout)
         self.output_dim = cfg.hidden_size * (2 if cfg.bidirectional else 1)
         self.attention = AttentionPool(self.output_dim) if cfg.pooling == "attention" else None
 
+    def sequence(self, batch: dict) -> torch.Tensor:
+        """(B, T, output_dim): one vector per token (zeros past each length), for taggers."""
+        out, _ = self.run(batch)
+        return self.dropout(out)
+
+    def run(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """(per-position outputs, zero past each length; last-layer final state per direction)."""
+        ids, lengths = batch["input_ids"], batch["lengths"].to(batch["input_ids"].device)
+        x = self.embedding(ids)
+        extra = word_features(batch, self.chars, self.casing, ids.shape[1])
+        x = self.dropout(torch.cat([x, *extra], -1) if extra else x)
+        reverse = reversal_index(lengths, ids.shape[1])
+        for i, layer in enumerate(self.layers):
+            if i:
+                x = self.dropout(x)
+            forward = layer[0](x)[0]
+            outs = [forward] + [flip(rnn(flip(x, reverse))[0], reverse) for rnn in layer[1:]]
+            x = torch.cat(outs, -1)
+        mask = torch.arange(ids.shape[1], device=ids.device)[None, :] < lengths[:, None]
+        x = x * mask.unsqueeze(-1)
+        last = forward[torch.arange(len(ids), device=ids.device), lengths - 1]
+        final = torch.cat([last] + [o[:, 0] for o in outs[1:]], -1)  # a backward pass ends at position 0
+        return x, final
+
     def forward(self, batch: dict) -> torch.Tensor:
-        ids, lengths = batch["input_ids"], batch["lengths"]
-        x = self.dropout(self.embedding(ids))
-        if bool((lengths == ids.shape[1]).all()):
-            # no padding in this batch (common with length buckets): the unpacked call runs oneDNN's
-            # fused RNN kernel on CPU, which packed input cannot use
-            out, hidden = self.rnn(x)
-        else:
-            out, hidden = self.rnn(pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False))
+        out, final = self.run(batch)
         if self.cfg.pooling == "last":
-            h = hidden[0] if isinstance(hidden, tuple) else hidden  # LSTM returns (h, c)
-            directions = 2 if self.cfg.bidirectional else 1
-            return torch.cat(list(h[-directions:]), dim=-1)  # the last layer's final state per direction
-        if not isinstance(out, torch.Tensor):
-            out, _ = pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])
+            return final
+        ids, lengths = batch["input_ids"], batch["lengths"]
         mask = torch.arange(ids.shape[1], device=ids.device)[None, :] < lengths.to(ids.device)[:, None]
         if self.attention is not None:
             return self.attention(out, mask)
         return masked_pool(out, mask, self.cfg.pooling)
 
     tiny_example = staticmethod(tiny_text_example)
+
+
+def reversal_index(lengths: torch.Tensor, width: int) -> torch.Tensor:
+    """(B, T) positions: row b reversed within its first lengths[b] positions, padding left in place."""
+    t = torch.arange(width, device=lengths.device)[None, :]
+    return torch.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)
+
+
+def flip(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    return x.gather(1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))

@@ -74,7 +74,11 @@ class TransformerEncoder(nn.Module):
         self.backbone = backbone(cfg, spec, pretrained)
         self.output_dim = self.backbone.config.hidden_size
 
+    def sequence(self, batch: dict) -> torch.Tensor:
+        """(B, T, hidden): one vector per token, for taggers."""
+        return self.backbone(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+
     def forward(self, batch: dict) -> torch.Tensor:
         mask = batch["attention_mask"]
-        hidden = self.backbone(input_ids=batch["input_ids"], attention_mask=mask).last_hidden_state
+        hidden = self.sequence(batch)
         return hidden[:, 0] if self.pooling == "cls" else masked_pool(hidden, mask, "mean")

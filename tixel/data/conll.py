@@ -70,7 +70,8 @@ class SentenceCollector:
             return
         bad = tagging.invalid_positions(tags)
         if bad:
-            self.problem(lines[bad[0]], f"tag {tags[bad[0]]!r} follows {'nothing' if bad[0] == 0 else tags[bad[0] - 1]!r}")
+            after = "nothing" if bad[0] == 0 else repr(tags[bad[0] - 1])
+            self.problem(lines[bad[0]], f"tag {tags[bad[0]]!r} follows {after}")
             if self.cfg.on_bad_line == "skip":
                 return
             tags = tagging.repair_bio(tags)

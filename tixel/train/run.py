@@ -73,7 +73,7 @@ def has_validation(cfg) -> bool:
 
 
 def check_monitor(cfg, task) -> None:
-    logged = ["train_loss", "train_accuracy"]
+    logged = ["train_loss"] + (["train_accuracy"] if task.hits is not None else [])
     if has_validation(cfg):
         logged += [f"val_{m}" for m in task.metric_names]
     if cfg.train.monitor not in logged:

@@ -32,6 +32,12 @@ class Bundle:
     metrics: dict
     meta: dict
 
+    @property
+    def device(self) -> torch.device:
+        """Where the model lives (a zero-shot model holds only buffers)."""
+        tensor = next(iter([*self.model.parameters(), *self.model.buffers()]), None)
+        return tensor.device if tensor is not None else torch.device("cpu")
+
 
 def save_bundle(path: str | Path, cfg, task, model, labels, preprocessing, metrics: dict) -> Path:
     """Write to a sibling temp folder, then swap it in, so a crash never leaves half a bundle."""

@@ -93,20 +93,34 @@ def evaluate(
 @app.command()
 @guarded
 def predict(
-    bundle: Path = typer.Argument(..., help="A run folder or a bundle."),
+    bundle: Optional[Path] = typer.Argument(None, help="A run folder or a bundle (none with --zero-shot)."),
     files: Optional[List[Path]] = typer.Argument(None, help="Input files (images, or text files)."),
     text: List[str] = typer.Option([], "--text", help="A text to classify (repeatable)."),
     input: Optional[str] = typer.Option(None, "--input", help="A .txt (one per line), .csv/.tsv/.jsonl, or - for stdin."),
     column: Optional[str] = typer.Option(None, help="Text column or field of --input (default: text)."),
     top_k: int = typer.Option(3, "--top-k", min=1),
     format: str = typer.Option("text", "--format", help="text or jsonl"),
+    zero_shot: bool = typer.Option(False, "--zero-shot", help="Classify by label names with a sentence encoder; no bundle."),
+    labels: Optional[str] = typer.Option(None, help="--zero-shot: comma-separated label names."),
+    template: List[str] = typer.Option([], help='--zero-shot: a prompt such as "This text is about {label}." (repeatable).'),
+    encoder: str = typer.Option("minilm-l6", help="--zero-shot: a known name or a local sentence-encoder folder."),
+    threshold: Optional[float] = typer.Option(None, help="--zero-shot: multi-label; every label with cosine >= this."),
 ):
     """Label and top-k probabilities for each input. With no inputs, texts are read from stdin."""
     from tixel.predict import Predictor
 
     if format not in ("text", "jsonl"):
         raise typer.BadParameter("expected text or jsonl", param_hint="--format")
-    predictor = Predictor.load(bundle)
+    if zero_shot:
+        names = [n.strip() for n in (labels or "").split(",") if n.strip()]
+        if len(names) < 2:
+            raise typer.BadParameter("give at least two comma-separated labels", param_hint="--labels")
+        files = ([bundle] if bundle else []) + list(files or [])  # no bundle: a positional path is an input
+        predictor = Predictor.zero_shot(names, template or ["{label}"], encoder, threshold)
+    elif bundle is None:
+        raise typer.BadParameter("give a run folder or bundle, or --zero-shot --labels", param_hint="BUNDLE")
+    else:
+        predictor = Predictor.load(bundle)
     if files:
         rows = predictor.predict_files(files, top_k)
     else:

@@ -96,10 +96,12 @@ def experiment_schema() -> type[Section]:
         init=(Literal["default", "glorot_uniform", "kaiming_normal"], "default"),
     )
     tasks = tuple(registry.entries("task"))
+    sections = {name: (Optional[e.schema], None) for name, e in registry.entries("section").items()}
     return create_model(
         "Experiment", __base__=Section,
         task=(Literal[tasks], ...), seed=(int, 0), data=(Annotated[data_type, data_field], ...),
         model=(model_cls, ...), train=(TrainConfig, TrainConfig()), output=(OutputConfig, OutputConfig()),
+        **sections,
     )
 
 

@@ -16,6 +16,7 @@ BUILTINS = (
     "tixel.tasks.image_classification",
     "tixel.tasks.text_classification",
     "tixel.tasks.ner",
+    "tixel.tasks.zero_shot",
 )
 
 _loaded = False

@@ -12,11 +12,26 @@ from tixel.bundle import Bundle, load_bundle
 class Predictor:
     def __init__(self, bundle: Bundle, batch_size: int = 256):
         self.bundle, self.batch_size = bundle, batch_size
-        self.device = next(bundle.model.parameters()).device
+        self.device = bundle.device
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> "Predictor":
         return cls(load_bundle(path, device))
+
+    @classmethod
+    def zero_shot(cls, labels: Sequence[str], templates: Sequence[str] = ("{label}",), encoder: str = "minilm-l6",
+                  threshold: float | None = None) -> "Predictor":
+        """A zero-shot classifier from label names alone: no config file, no training, no bundle on disk."""
+        from tixel.config import validate
+        from tixel.data.labels import LabelSet
+        from tixel.tasks import create_task
+        from tixel.tasks.zero_shot import zero_shot_config
+
+        cfg = validate(zero_shot_config(list(labels), list(templates), encoder, threshold), source="--zero-shot")
+        task = create_task(cfg.task, cfg)
+        names = LabelSet(list(labels))
+        pre = task.fit_preprocessing(None, cfg)
+        return cls(Bundle(None, cfg, task, task.build_model(cfg, names, pre), names, pre, {}, {}))
 
     @torch.no_grad()
     def logits(self, inputs) -> torch.Tensor:

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from tixel.errors import ConfigError
 
-KINDS = ("encoder", "task", "reader")
+KINDS = ("encoder", "task", "reader", "section")  # section: an optional top-level config section of a task
 
 
 @dataclass(frozen=True)

@@ -21,18 +21,29 @@ from tixel.data import tokenize
 MAX_WORD_CHARS = 20
 
 
-def train_word_tokenizer(sentences: Sequence[Sequence[str]], cfg):
-    """A word-level vocabulary over pre-split words; words stay whole (whitespace split only)."""
+def train_word_tokenizer(sentences: Sequence[Sequence[str]], cfg, extra_words: Sequence[str] = ()):
+    """A word-level vocabulary over pre-split words (whitespace split only, so words stay whole), plus
+    `extra_words` (the word vectors' most frequent words) after the training split's own."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
-    tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
-    steps = [normalizers.NFKC()] + ([normalizers.Lowercase()] if cfg.lowercase else [])
-    tok.normalizer = normalizers.Sequence(steps)
-    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    def empty():
+        tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]") if vocab else models.WordLevel(unk_token="[UNK]"))
+        steps = [normalizers.NFKC()] + ([normalizers.Lowercase()] if cfg.lowercase else [])
+        tok.normalizer = normalizers.Sequence(steps)
+        tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+        return tok
+
+    vocab = None
+    tok = empty()
     trainer = trainers.WordLevelTrainer(vocab_size=cfg.vocab_size, min_frequency=cfg.min_frequency,
                                         special_tokens=tokenize.SPECIALS, show_progress=False)
     tok.train_from_iterator((" ".join(s) for s in sentences), trainer)
-    return tok
+    if not extra_words:
+        return tok
+    vocab = dict(tok.get_vocab())
+    for word in extra_words:
+        vocab.setdefault(word, len(vocab))
+    return empty()
 
 
 def casing(word: str) -> int:
@@ -46,6 +57,17 @@ def casing(word: str) -> int:
     if word[:1].isupper() and word[1:].islower():
         return 2
     return 5
+
+
+def vector_words(encoder_cfg, n: int) -> list[str]:
+    """The first n words of the encoder's word vectors (GloVe lists them most frequent first)."""
+    name = getattr(encoder_cfg, "vectors", None)
+    if not n or not name:
+        return []
+    from tixel.models.vectors import load_vectors
+
+    index, _ = load_vectors(name)
+    return [w for w, i in sorted(index.items(), key=lambda kv: kv[1])[:n]]
 
 
 @dataclass
@@ -64,7 +86,7 @@ class TaggingPreprocessing:
         if tok_cfg.kind == "pretrained" or (tok_cfg.kind == "auto" and pretrained):
             tokenizer = tokenize.load_tokenizer(resolve(tok_cfg.path or pretrained))
         else:
-            tokenizer = train_word_tokenizer(sentences, tok_cfg)
+            tokenizer = train_word_tokenizer(sentences, tok_cfg, vector_words(encoder_cfg, tok_cfg.vectors_vocab))
         counts = Counter(c for s in sentences for w in s for c in w)
         chars = {c: i + 2 for i, (c, _) in enumerate(counts.most_common(2000))}
         hf_config = json.loads((resolve(pretrained) / "config.json").read_text()) if pretrained else None

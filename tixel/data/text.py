@@ -32,6 +32,9 @@ class TokenizerConfig(Section):
     lowercase: bool = True
     path: Optional[str] = Field(None, description="pretrained: a local HF folder or a known name (minilm-l6)")
     max_length: int = Field(256, ge=2, json_schema_extra={"synonyms": ["maxlen", "max_len", "max_seq_length"]})
+    vectors_vocab: int = Field(0, ge=0, description=(
+        "taggers with word vectors: also add the N most frequent words of model.encoder.vectors to the "
+        "vocabulary, so a word unseen in train still gets its pretrained vector"))
 
 
 class TextDataBase(Section):

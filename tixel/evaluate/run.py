@@ -11,6 +11,11 @@ from tixel.evaluate.report import write_report
 from tixel.tasks.classification import logits_of
 
 
+def report_split(prepared) -> str:
+    """The split a report is written on: test, else validation, else (zero-shot on all data) train."""
+    return next(name for name in ("test", "validation", "train") if name in prepared.splits)
+
+
 def evaluate_split(model, task, prepared, split: str, out_dir: Path, history: list, device) -> dict:
     if hasattr(task, "report"):  # a task with its own report (NER)
         return task.report(model, prepared, split, out_dir, history, device)
@@ -42,11 +47,11 @@ def evaluate_bundle(path: str, overrides: list[str] = (), data: Optional[str] = 
         prepared = bundle.task.prepare_labelled(data, bundle.labels, bundle.preprocessing, cfg)
     else:
         prepared = bundle.task.prepare(cfg, bundle.labels, bundle.preprocessing)
-    split = "test" if "test" in prepared.splits else "validation"
+    split = report_split(prepared)
     run_dir = bundle.path.parent if bundle.path.name == "bundle" else bundle.path
     history = _history(run_dir / "metrics.jsonl")
     out = Path(out_dir) if out_dir else run_dir / "report"
-    device = next(bundle.model.parameters()).device
+    device = bundle.device
     return evaluate_split(bundle.model, bundle.task, prepared, split, out, history, device)
 
 

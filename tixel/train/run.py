@@ -104,7 +104,8 @@ def make_job(cfg, task, prepared, model, run_dir: Path, device: torch.device) ->
 def train(cfg, config_path: Optional[str] = None, resume: Optional[str] = None, progress: bool = True,
           on_event: Optional[Callable] = None, log: Callable = print) -> RunResult:
     task = create_task(cfg.task, cfg)
-    check_monitor(cfg, task)
+    if getattr(task, "trainable", True):
+        check_monitor(cfg, task)
     run_dir = Path(resume) if resume else run_dir_for(cfg, config_path)
     if resume:
         check_resume_config(cfg, run_dir)
@@ -112,6 +113,10 @@ def train(cfg, config_path: Optional[str] = None, resume: Optional[str] = None, 
     device = resolve_device(cfg.train.device)
     prepared = task.prepare(cfg)
     model = task.build_model(cfg, prepared.labels, prepared.preprocessing).to(device)
+    if not getattr(task, "trainable", True):  # zero-shot: the model is complete as built
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
+        return finish(cfg, task, prepared, model, run_dir, loop.TrainState(), device, log)
     job = make_job(cfg, task, prepared, model, run_dir, device)
     if resume:
         loop.restore(job, run_dir / "checkpoints" / "last.pt")
@@ -123,7 +128,7 @@ def train(cfg, config_path: Optional[str] = None, resume: Optional[str] = None, 
     for event in _progress(events, job, cfg, progress, log):
         if on_event:
             on_event(job, event)
-    return finish(cfg, task, prepared, job, log)
+    return finish(cfg, task, prepared, job.model, job.run_dir, job.state, job.device, log)
 
 
 def _log_start(log, cfg, model, prepared, job, run_dir):
@@ -141,20 +146,19 @@ def _progress(events, job, cfg, enabled, log):
     return show(events, len(job.train), cfg.train.epochs, cfg.train.batch_size, enabled, log)
 
 
-def finish(cfg, task, prepared, job: loop.TrainJob, log: Callable) -> RunResult:
-    """Best weights -> bundle; the test split -> report."""
+def finish(cfg, task, prepared, model, run_dir: Path, state: loop.TrainState, device, log: Callable) -> RunResult:
+    """Best weights -> bundle; the test split (else validation, else train) -> report."""
     from tixel.bundle import save_bundle
-    from tixel.evaluate.run import evaluate_split
+    from tixel.evaluate.run import evaluate_split, report_split
 
-    best = job.checkpoints / "best.safetensors"
+    best = run_dir / "checkpoints" / "best.safetensors"
     if best.exists():
-        load_weights(job.model, best)
-    split = "test" if "test" in prepared.splits else "validation"
-    report_dir = job.run_dir / "report"
-    result = evaluate_split(job.model, task, prepared, split, report_dir, job.state.history, job.device)
-    metrics = {"best_epoch": job.state.best_epoch, cfg.train.monitor: job.state.best,
+        load_weights(model, best)
+    split = report_split(prepared)
+    report_dir = run_dir / "report"
+    result = evaluate_split(model, task, prepared, split, report_dir, state.history, device)
+    metrics = {"best_epoch": state.best_epoch, cfg.train.monitor: state.best,
                **{f"{split}_{k}": v for k, v in result["metrics"].items()}}
-    bundle_dir = save_bundle(job.run_dir / "bundle", cfg, task, job.model, prepared.labels,
-                             prepared.preprocessing, metrics)
+    bundle_dir = save_bundle(run_dir / "bundle", cfg, task, model, prepared.labels, prepared.preprocessing, metrics)
     log(f"{split}: " + "  ".join(f"{k} {v:.4f}" for k, v in result["metrics"].items()))
-    return RunResult(job.run_dir, bundle_dir, report_dir, job.state.history, result["metrics"])
+    return RunResult(run_dir, bundle_dir, report_dir, state.history, result["metrics"])

@@ -1,0 +1,150 @@
+"""Zero-shot classification: texts and label prompts embedded by a sentence encoder (MiniLM by default),
+cosine similarity, softmax with a temperature; multi-label by a cosine threshold. Nothing is trained.
+
+The preprocessing *is* the sentence encoder (with its on-disk cache), so the model is only the label
+matrix; `tixel train` builds it from the prompts and writes the bundle and a report in one step.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional, Union
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from tixel.config import Section
+from tixel.errors import ConfigError
+from tixel.registry import register, register_task
+from tixel.tasks.base import ClassificationTask
+
+
+class ZeroShotConfig(Section):
+    labels: Union[list[str], dict[str, str], None] = Field(
+        None, description="names, or name -> description (the text embedded); default: data.labels")
+    templates: list[str] = Field(["{label}"], description='prompts, e.g. "This review is {label}."; averaged')
+    temperature: float = Field(0.05, gt=0, description="softmax temperature on cosine similarities")
+    threshold: Optional[float] = Field(None, ge=-1, le=1, description="multi-label: every label with cosine >= this")
+    max_length: int = Field(256, ge=8)
+    batch_size: int = Field(32, ge=1)
+    cache: bool = Field(True, description="cache embeddings on disk ($TIXEL_CACHE_DIR or ~/.cache/tixel)")
+
+
+register("section", "zero_shot", ZeroShotConfig)(ZeroShotConfig)
+
+
+class SentencePreprocessing:
+    """Texts -> unit vectors. Saved as a reference to the encoder (name or folder), not a copy of it."""
+
+    def __init__(self, encoder_name: str, max_length: int, batch_size: int = 32, cache: bool = True):
+        from tixel.embed import SentenceEncoder
+
+        self.encoder_name, self.max_length = encoder_name, max_length
+        self.encoder = SentenceEncoder(encoder_name, max_length, batch_size, cache)
+
+    def apply(self, texts) -> torch.Tensor:
+        return torch.from_numpy(self.encoder(list(texts), progress=len(texts) > 256))
+
+    def save(self, folder: Path) -> None:
+        meta = {"encoder": self.encoder_name, "max_length": self.max_length}
+        (folder / "sentence_encoder.json").write_text(json.dumps(meta, indent=2))
+
+    @classmethod
+    def load(cls, folder: Path, cache: bool = True) -> "SentencePreprocessing":
+        meta = json.loads((folder / "sentence_encoder.json").read_text())
+        return cls(meta["encoder"], meta["max_length"], cache=cache)
+
+
+class LabelSimilarity(nn.Module):
+    """Embeddings (N, d) -> logits: cosine with each label's prompt embedding, over the temperature.
+    With a threshold, logits are (cosine - threshold) / temperature, so logit > 0 means 'label applies'."""
+
+    def __init__(self, labels: torch.Tensor, temperature: float, threshold: Optional[float] = None):
+        super().__init__()
+        self.register_buffer("labels", labels)
+        self.temperature, self.threshold = temperature, threshold
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        cos = nn.functional.normalize(x, dim=-1) @ self.labels.T
+        return (cos - (self.threshold or 0.0)) / self.temperature
+
+
+def label_texts(cfg: ZeroShotConfig, names: list[str]) -> list[list[str]]:
+    """The prompts of each label: every template filled with the label's description (or name)."""
+    described = cfg.labels if isinstance(cfg.labels, dict) else {}
+    return [[t.format(label=described.get(n, n)) for t in cfg.templates] for n in names]
+
+
+def label_matrix(encoder, prompts: list[list[str]]) -> torch.Tensor:
+    """Each label's prompts embedded, averaged and re-normalised (several templates, one direction)."""
+    flat = [p for group in prompts for p in group]
+    vectors = torch.from_numpy(encoder(flat))
+    groups = vectors.split([len(g) for g in prompts])
+    return torch.stack([nn.functional.normalize(g.mean(0), dim=0) for g in groups])
+
+
+@register_task("zero_shot_classification")
+class ZeroShotClassification(ClassificationTask):
+    name = "zero_shot_classification"
+    trainable = False
+
+    def configure(self, cfg):
+        self.options = cfg.zero_shot or ZeroShotConfig()
+        self.multi_label = self.options.threshold is not None
+        return self
+
+    def prepare(self, cfg, labels=None, pre=None):
+        if labels is None and self.options.labels:
+            from tixel.data.labels import LabelSet
+
+            labels = LabelSet(list(self.options.labels))
+        return super().prepare(cfg, labels, pre)
+
+    def targets(self, data, labels):
+        if self.multi_label and data.labels and isinstance(data.labels[0], str):
+            data.labels = [[x] for x in data.labels]  # single-label data scored with a threshold
+        return super().targets(data, labels)
+
+    def fit_preprocessing(self, train_set, cfg) -> SentencePreprocessing:
+        return SentencePreprocessing(encoder_name(cfg), self.options.max_length, self.options.batch_size,
+                                     self.options.cache)
+
+    def encode(self, pre: SentencePreprocessing, items) -> torch.Tensor:
+        return pre.apply(list(items))
+
+    def build_model(self, cfg, labels, pre: SentencePreprocessing, pretrained: bool = True) -> LabelSimilarity:
+        if pretrained:
+            matrix = label_matrix(pre.encoder, label_texts(self.options, labels.names))
+        else:  # a bundle: model.safetensors holds the matrix
+            matrix = torch.zeros(len(labels), pre.encoder.dim)
+        return LabelSimilarity(matrix, self.options.temperature, self.options.threshold)
+
+    def load_file(self, path):
+        return Path(path).read_text(encoding="utf-8")
+
+    def load_preprocessing(self, folder: Path) -> SentencePreprocessing:
+        return SentencePreprocessing.load(folder, self.options.cache)
+
+    def prepare_labelled(self, path, labels, pre, cfg=None):
+        from tixel.tasks.text_classification import TextClassification
+
+        return TextClassification.prepare_labelled(self, path, labels, pre, cfg)
+
+
+def encoder_name(cfg) -> str:
+    encoder = cfg.model.encoder
+    name = getattr(encoder, "pretrained", None)
+    if encoder.type != "transformer" or not name:
+        raise ConfigError("model.encoder: zero-shot needs a pretrained sentence encoder, "
+                          "e.g. {type: transformer, pretrained: minilm-l6}")
+    return name
+
+
+def zero_shot_config(labels: list[str], templates: list[str], encoder: str = "minilm-l6",
+                     threshold: Optional[float] = None, temperature: float = 0.05) -> dict:
+    """The config `tixel predict --zero-shot` runs with: no data, no training."""
+    return {"task": "zero_shot_classification", "data": {"format": "jsonl", "train": "-"},
+            "model": {"encoder": {"type": "transformer", "pretrained": encoder}},
+            "zero_shot": {"labels": labels, "templates": templates, "threshold": threshold,
+                          "temperature": temperature}}

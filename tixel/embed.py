@@ -82,23 +82,34 @@ class SentenceEncoder:
     def dim(self) -> int:
         return self.model.config.hidden_size
 
-    @torch.no_grad()
-    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
-        """Run the model, longest texts first in batches (little padding); no cache."""
+    def forward(self, texts: Sequence[str]) -> torch.Tensor:
+        """(N, dim) unit vectors, differentiable (few-shot fine-tuning runs through this)."""
         from tixel.data.tokenize import encode
         from tixel.models.pooling import masked_pool
 
+        batch = encode(self.tokenizer, list(texts), self.max_length)
+        hidden = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        return torch.nn.functional.normalize(masked_pool(hidden, batch["attention_mask"], "mean"), dim=-1)
+
+    @torch.no_grad()
+    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        """Run the model, longest texts first in batches (little padding); no cache."""
         self.model.eval()
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.zeros((len(texts), self.dim), np.float32)
         for start in _progress(range(0, len(texts), self.batch_size), progress, len(texts), self.batch_size):
             index = order[start:start + self.batch_size]
-            batch = encode(self.tokenizer, [texts[i] for i in index], self.max_length)
-            hidden = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-            pooled = torch.nn.functional.normalize(masked_pool(hidden, batch["attention_mask"], "mean"), dim=-1)
-            out[index] = pooled.float().numpy()
+            out[index] = self.forward([texts[i] for i in index]).float().numpy()
         self.encoded += len(texts)
         return out
+
+    def weights_changed(self) -> None:
+        """After fine-tuning: a new cache identity, from the weights themselves."""
+        digest = hashlib.sha256()
+        for name, tensor in sorted(self.model.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().float().numpy().tobytes())
+        self.model_id = "tuned-" + digest.hexdigest()[:16]
 
 
 def _load_model(folder: Path) -> torch.nn.Module:

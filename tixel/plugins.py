@@ -17,6 +17,7 @@ BUILTINS = (
     "tixel.tasks.text_classification",
     "tixel.tasks.ner",
     "tixel.tasks.zero_shot",
+    "tixel.tasks.few_shot",
 )
 
 _loaded = False

@@ -35,25 +35,33 @@ register("section", "zero_shot", ZeroShotConfig)(ZeroShotConfig)
 
 
 class SentencePreprocessing:
-    """Texts -> unit vectors. Saved as a reference to the encoder (name or folder), not a copy of it."""
+    """Texts -> unit vectors. An untouched encoder is saved as a reference (its name or folder); a
+    fine-tuned one (few-shot) is saved into the bundle as safetensors with its tokenizer."""
 
     def __init__(self, encoder_name: str, max_length: int, batch_size: int = 32, cache: bool = True):
         from tixel.embed import SentenceEncoder
 
-        self.encoder_name, self.max_length = encoder_name, max_length
+        self.encoder_name, self.max_length, self.tuned = encoder_name, max_length, False
         self.encoder = SentenceEncoder(encoder_name, max_length, batch_size, cache)
 
     def apply(self, texts) -> torch.Tensor:
         return torch.from_numpy(self.encoder(list(texts), progress=len(texts) > 256))
 
     def save(self, folder: Path) -> None:
-        meta = {"encoder": self.encoder_name, "max_length": self.max_length}
+        meta = {"encoder": "encoder" if self.tuned else self.encoder_name, "max_length": self.max_length,
+                "in_bundle": self.tuned}
+        if self.tuned:
+            self.encoder.model.save_pretrained(folder / "encoder", safe_serialization=True)
+            self.encoder.tokenizer.save(str(folder / "encoder" / "tokenizer.json"))
         (folder / "sentence_encoder.json").write_text(json.dumps(meta, indent=2))
 
     @classmethod
     def load(cls, folder: Path, cache: bool = True) -> "SentencePreprocessing":
         meta = json.loads((folder / "sentence_encoder.json").read_text())
-        return cls(meta["encoder"], meta["max_length"], cache=cache)
+        name = str(folder / meta["encoder"]) if meta.get("in_bundle") else meta["encoder"]
+        pre = cls(name, meta["max_length"], cache=cache)
+        pre.tuned = bool(meta.get("in_bundle"))
+        return pre
 
 
 class LabelSimilarity(nn.Module):
@@ -87,7 +95,6 @@ def label_matrix(encoder, prompts: list[list[str]]) -> torch.Tensor:
 @register_task("zero_shot_classification")
 class ZeroShotClassification(ClassificationTask):
     name = "zero_shot_classification"
-    trainable = False
 
     def configure(self, cfg):
         self.options = cfg.zero_shot or ZeroShotConfig()
@@ -99,7 +106,14 @@ class ZeroShotClassification(ClassificationTask):
             from tixel.data.labels import LabelSet
 
             labels = LabelSet(list(self.options.labels))
-        return super().prepare(cfg, labels, pre)
+        prepared = super().prepare(cfg, labels, pre)
+        if list(prepared.splits) == ["train"]:  # nothing is fitted on it: all the data is test data
+            prepared.splits = {"test": prepared.splits["train"]}
+        return prepared
+
+    def fit(self, cfg, run_dir: Path, log):
+        prepared = self.prepare(cfg)
+        return prepared, self.build_model(cfg, prepared.labels, prepared.preprocessing)
 
     def targets(self, data, labels):
         if self.multi_label and data.labels and isinstance(data.labels[0], str):
@@ -124,7 +138,7 @@ class ZeroShotClassification(ClassificationTask):
         return Path(path).read_text(encoding="utf-8")
 
     def load_preprocessing(self, folder: Path) -> SentencePreprocessing:
-        return SentencePreprocessing.load(folder, self.options.cache)
+        return SentencePreprocessing.load(folder, getattr(self.options, "cache", True))
 
     def prepare_labelled(self, path, labels, pre, cfg=None):
         from tixel.tasks.text_classification import TextClassification

@@ -104,19 +104,20 @@ def make_job(cfg, task, prepared, model, run_dir: Path, device: torch.device) ->
 def train(cfg, config_path: Optional[str] = None, resume: Optional[str] = None, progress: bool = True,
           on_event: Optional[Callable] = None, log: Callable = print) -> RunResult:
     task = create_task(cfg.task, cfg)
-    if getattr(task, "trainable", True):
+    if not hasattr(task, "fit"):
         check_monitor(cfg, task)
     run_dir = Path(resume) if resume else run_dir_for(cfg, config_path)
     if resume:
         check_resume_config(cfg, run_dir)
     torch.manual_seed(cfg.seed)
     device = resolve_device(cfg.train.device)
-    prepared = task.prepare(cfg)
-    model = task.build_model(cfg, prepared.labels, prepared.preprocessing).to(device)
-    if not getattr(task, "trainable", True):  # zero-shot: the model is complete as built
+    if hasattr(task, "fit"):  # zero- and few-shot fit without the training loop
         run_dir.mkdir(parents=True, exist_ok=True)
         write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
-        return finish(cfg, task, prepared, model, run_dir, loop.TrainState(), device, log)
+        prepared, model = task.fit(cfg, run_dir, log)
+        return finish(cfg, task, prepared, model.to(device), run_dir, loop.TrainState(), device, log)
+    prepared = task.prepare(cfg)
+    model = task.build_model(cfg, prepared.labels, prepared.preprocessing).to(device)
     job = make_job(cfg, task, prepared, model, run_dir, device)
     if resume:
         loop.restore(job, run_dir / "checkpoints" / "last.pt")

@@ -1,0 +1,57 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from text_data import write_jsonl
+from tixel.config import validate
+from tixel.predict import Predictor
+from tixel.tasks.few_shot import pairs, sample_shots
+from tixel.train.run import train
+
+QUIET = dict(progress=False, log=lambda *_: None)
+SPORT = ["The striker scored twice in the derby", "The champion won the tennis final", "The team lost the cup match",
+         "A record crowd watched the marathon", "The coach praised his goalkeeper"]
+TECH = ["The phone has a faster processor", "Engineers released new cloud software", "The laptop battery lasts longer",
+        "A startup built a chip for machine learning", "The browser update fixes security bugs"]
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIXEL_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def few_shot_cfg(tmp_path, **few_shot):
+    write_jsonl(tmp_path / "train.jsonl", [{"text": t, "label": y} for ts, y in ((SPORT, "sport"), (TECH, "tech")) for t in ts])
+    write_jsonl(tmp_path / "test.jsonl", [{"text": "The referee sent off the defender", "label": "sport"},
+                                          {"text": "The new tablet runs a faster operating system", "label": "tech"}])
+    return validate({"task": "few_shot_classification",
+                     "data": {"format": "jsonl", "train": str(tmp_path / "train.jsonl"),
+                              "test": str(tmp_path / "test.jsonl"), "split": {"validation": 0}},
+                     "model": {"encoder": {"type": "transformer", "pretrained": "minilm-l6"}},
+                     "few_shot": {"shots_per_class": 3, **few_shot},
+                     "output": {"dir": str(tmp_path / "runs"), "name": "fs"}})
+
+
+def test_shot_sampling_is_seeded_and_per_class():
+    targets = np.array([0] * 10 + [1] * 6 + [2] * 2)
+    a, b, c = sample_shots(targets, 3, 0), sample_shots(targets, 3, 0), sample_shots(targets, 3, 1)
+    assert (a == b).all() and not (a == c).all()
+    assert np.bincount(targets[a]).tolist() == [3, 3, 2]  # a class with fewer than K gives all it has
+    chosen = pairs(targets[a], 2, 0)
+    assert len(chosen) == 2 * 2 * len(a)
+    assert all((targets[a][i] == targets[a][j]) == bool(s) for i, j, s in chosen)
+
+
+@pytest.mark.parametrize("method", ["setfit", "prototype"])
+def test_few_shot_trains_reports_seeds_and_round_trips(tmp_path, method):
+    result = train(few_shot_cfg(tmp_path, method=method, pairs_per_example=2, seeds=[0, 1]), **QUIET)
+    seeds = json.loads((result.report_dir / "seeds.json").read_text())
+    assert [r["seed"] for r in seeds["runs"]] == [0, 1] and 0 <= seeds["std"] <= 0.5
+    assert result.test_metrics["accuracy"] == 1.0
+    texts = ["The goalkeeper saved a penalty", "The software update adds a new chip driver"]
+    first, again = Predictor.load(result.run_dir), Predictor.load(result.bundle_dir)
+    assert torch.allclose(first.probabilities(texts), again.probabilities(texts), atol=1e-6)
+    assert [r["label"] for r in first.predict(texts)] == ["sport", "tech"]
+    assert (result.bundle_dir / "encoder" / "model.safetensors").exists() == (method == "setfit")

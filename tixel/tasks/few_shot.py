@@ -1,0 +1,170 @@
+"""Few-shot classification from K labelled examples per class.
+
+`setfit`: SetFit (Tunstall et al. 2022, "Efficient Few-Shot Learning Without Prompts"). The sentence
+encoder is fine-tuned contrastively on pairs drawn from the K shots: a cosine of 1 for same-class pairs,
+0 otherwise, with a squared error. A logistic regression is then fitted on the tuned embeddings.
+`prototype`: nearest class mean of the untuned embeddings (Snell et al. 2017), the no-training baseline.
+
+The `setfit` package itself pins transformers < 5, so the method is implemented here: it needs only
+the pair sampler and the loss. Each seed in `few_shot.seeds` draws its own shots. The run reports the
+mean and standard deviation over the seeds and keeps the first seed's model as the bundle.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Literal, Optional
+
+import numpy as np
+import torch
+from pydantic import Field
+from torch import nn
+
+from tixel import registry
+from tixel.config import Section
+from tixel.data.labels import LabelSet
+from tixel.data.splits import make_splits
+from tixel.registry import register, register_task
+from tixel.tasks.base import Prepared
+from tixel.tasks.zero_shot import (LabelSimilarity, SentencePreprocessing, ZeroShotClassification,
+                                   encoder_name)
+
+
+class FewShotConfig(Section):
+    shots_per_class: Optional[int] = Field(8, ge=1, description="K examples per class; null: all of train")
+    method: Literal["setfit", "prototype"] = "setfit"
+    pairs_per_example: int = Field(20, ge=1, description="SetFit's R: positive + negative pairs per shot")
+    epochs: int = Field(1, ge=1)
+    lr: float = Field(2e-5, gt=0)
+    batch_size: int = Field(16, ge=1)
+    seeds: list[int] = Field([0], min_length=1, description="one shot sample per seed; mean and std reported")
+    max_length: int = Field(128, ge=8)
+    temperature: float = Field(0.05, gt=0, description="prototype: softmax temperature on cosines")
+
+
+register("section", "few_shot", FewShotConfig)(FewShotConfig)
+
+
+def sample_shots(targets: np.ndarray, k: Optional[int], seed: int) -> np.ndarray:
+    """K indices per class (all of a class with fewer), sorted; the same seed gives the same shots."""
+    rng = np.random.default_rng(seed)
+    picked = [rng.choice(np.flatnonzero(targets == c), min(k or len(targets), int((targets == c).sum())), replace=False)
+              for c in np.unique(targets)]
+    return np.sort(np.concatenate(picked))
+
+
+def pairs(targets: np.ndarray, per_example: int, seed: int) -> list[tuple[int, int, float]]:
+    """SetFit's pair generation: for each shot and round, one same-class and one other-class partner."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(per_example):
+        for i, y in enumerate(targets):
+            same, other = np.flatnonzero(targets == y), np.flatnonzero(targets != y)
+            out.append((i, int(rng.choice(same)), 1.0))
+            if len(other):
+                out.append((i, int(rng.choice(other)), 0.0))
+    return out
+
+
+def contrastive_tune(encoder, texts: list[str], targets: np.ndarray, cfg: FewShotConfig, seed: int) -> list[float]:
+    """Fine-tune `encoder.model` in place so that cos(u, v) approaches 1 for same-class pairs, 0 otherwise."""
+    torch.manual_seed(seed)
+    chosen = pairs(targets, cfg.pairs_per_example, seed)
+    optimizer = torch.optim.AdamW(encoder.model.parameters(), lr=cfg.lr)
+    encoder.model.train()
+    losses = []
+    for _ in range(cfg.epochs):
+        for start in range(0, len(chosen), cfg.batch_size):
+            batch = [chosen[j] for j in torch.randperm(len(chosen))[start:start + cfg.batch_size].tolist()]
+            u = encoder.forward([texts[a] for a, _, _ in batch])
+            v = encoder.forward([texts[b] for _, b, _ in batch])
+            loss = nn.functional.mse_loss((u * v).sum(-1), torch.tensor([s for _, _, s in batch]))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+    encoder.model.eval()
+    encoder.weights_changed()
+    return losses
+
+
+def logistic_head(x: torch.Tensor, y: np.ndarray, k: int) -> nn.Linear:
+    """scikit-learn's logistic regression, as a Linear layer giving the same class probabilities."""
+    from sklearn.linear_model import LogisticRegression
+
+    fit = LogisticRegression(max_iter=2000).fit(x.numpy(), y)
+    head = nn.Linear(x.shape[1], k)
+    weight, bias = torch.zeros(k, x.shape[1]), torch.zeros(k)
+    coef, intercept = torch.tensor(fit.coef_, dtype=torch.float32), torch.tensor(fit.intercept_, dtype=torch.float32)
+    if k == 2 and coef.shape[0] == 1:  # binary: sklearn keeps one row, the logit of class 1 against 0
+        weight[1], bias[1] = coef[0], intercept[0]
+    else:
+        weight[torch.as_tensor(fit.classes_)], bias[torch.as_tensor(fit.classes_)] = coef, intercept
+    with torch.no_grad():
+        head.weight.copy_(weight)
+        head.bias.copy_(bias)
+    return head
+
+
+def prototypes(x: torch.Tensor, y: np.ndarray, k: int) -> torch.Tensor:
+    return torch.stack([nn.functional.normalize(x[torch.from_numpy(y == c)].mean(0), dim=0) for c in range(k)])
+
+
+@register_task("few_shot_classification")
+class FewShotClassification(ZeroShotClassification):
+    name = "few_shot_classification"
+
+    def configure(self, cfg):
+        self.options, self.multi_label = cfg.few_shot or FewShotConfig(), False
+        return self
+
+    def fit_preprocessing(self, train_set, cfg) -> SentencePreprocessing:
+        return SentencePreprocessing(encoder_name(cfg), self.options.max_length, self.options.batch_size)
+
+    def build_model(self, cfg, labels, pre, pretrained: bool = True):
+        """The untrained head's shape, for loading a bundle; `fit` builds the real one."""
+        if self.options.method == "prototype":
+            return LabelSimilarity(torch.zeros(len(labels), pre.encoder.dim), self.options.temperature)
+        return nn.Linear(pre.encoder.dim, len(labels))
+
+    def fit(self, cfg, run_dir: Path, log):
+        splits = make_splits(registry.create("reader", cfg.data.format, cfg.data), cfg.data.split)
+        labels = LabelSet(cfg.data.labels) if cfg.data.labels else LabelSet.fit(splits["train"].labels)
+        train = splits["train"]
+        targets = labels.encode(train.labels, train.where)
+        held = "test" if "test" in splits else "validation"
+        runs = []
+        for seed in self.options.seeds:
+            pre, head = self.fit_seed(cfg, train.texts, targets, len(labels), seed)
+            split = self.encode_split(splits[held], labels, pre)
+            accuracy = float((head(split.inputs).argmax(1) == split.targets).float().mean())
+            runs.append({"seed": seed, f"{held}_accuracy": accuracy})
+            log(f"few-shot seed {seed}: {held} accuracy {accuracy:.4f}")
+            if len(runs) == 1:
+                kept = pre, head
+        self.write_seeds(run_dir, runs, held)
+        pre, head = kept
+        return Prepared({n: self.encode_split(s, labels, pre) for n, s in splits.items() if n != "train"},
+                        labels, pre), head
+
+    def fit_seed(self, cfg, texts: list[str], targets: np.ndarray, k: int, seed: int):
+        pre = self.fit_preprocessing(None, cfg)  # fresh pretrained weights for every seed
+        index = sample_shots(targets, self.options.shots_per_class, seed)
+        shots, y = [texts[i] for i in index], targets[index]
+        if self.options.method == "setfit":
+            contrastive_tune(pre.encoder, shots, y, self.options, seed)
+            pre.tuned = True
+        x = pre.apply(shots)
+        if self.options.method == "prototype":
+            return pre, LabelSimilarity(prototypes(x, y, k), self.options.temperature)
+        return pre, logistic_head(x, y, k)
+
+    def write_seeds(self, run_dir: Path, runs: list[dict], held: str) -> None:
+        values = [r[f"{held}_accuracy"] for r in runs]
+        summary = {"runs": runs, "mean": statistics.mean(values),
+                   "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+                   "shots_per_class": self.options.shots_per_class, "method": self.options.method}
+        (run_dir / "report").mkdir(parents=True, exist_ok=True)
+        (run_dir / "report" / "seeds.json").write_text(json.dumps(summary, indent=2))
+        print(f"few-shot over {len(values)} seed(s): {held} accuracy mean {summary['mean']:.4f}, std {summary['std']:.4f}")

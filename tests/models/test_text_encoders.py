@@ -87,3 +87,30 @@ def test_unpadded_fast_path_equals_the_packed_path(pooling):
     padded = {"input_ids": padded_ids, "attention_mask": (padded_ids != 0).long(), "lengths": torch.full((3,), 6)}
     with torch.no_grad():
         torch.testing.assert_close(enc(full), enc(padded), atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_rnn_matches_packed_bidirectional_lstm(layers):
+    """The reversal trick computes exactly what torch's packed bidirectional LSTM computes."""
+    from torch import nn
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    from tixel.models.rnn import RNNConfig, RNNEncoder
+    from tixel.models.text_spec import TinyTextSpec
+
+    torch.manual_seed(0)
+    cfg = RNNConfig(type="rnn", embedding_dim=8, hidden_size=6, bidirectional=True, layers=layers)
+    enc = RNNEncoder(cfg, TinyTextSpec()).eval()
+    ref = nn.LSTM(8, 6, layers, batch_first=True, bidirectional=True)
+    with torch.no_grad():
+        for i in range(layers):
+            for direction, suffix in ((0, ""), (1, "_reverse")):
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                    getattr(ref, f"{name}_l{i}{suffix}").copy_(getattr(enc.layers[i][direction], f"{name}_l0"))
+    ids, lengths = torch.randint(5, 50, (3, 7)), torch.tensor([7, 4, 2])
+    packed = pack_padded_sequence(enc.embedding(ids), lengths, batch_first=True, enforce_sorted=False)
+    out, (h, _) = ref(packed)
+    out, _ = pad_packed_sequence(out, batch_first=True, total_length=7)
+    seq, final = enc.run({"input_ids": ids, "lengths": lengths})
+    assert torch.allclose(seq, out, atol=1e-6)
+    assert torch.allclose(final, torch.cat([h[-2], h[-1]], -1), atol=1e-6)

@@ -1,0 +1,80 @@
+"""SST-2 dev accuracy against labelled examples per class: zero-shot (0), few-shot SetFit at K = 8, 16,
+32, 64 (mean and std over seeds), and a full fine-tune figure from a finished run. Writes a PNG.
+
+    python benchmarks/few_shot_curve.py [--shots 8 16 32 64] [--seeds 5] [--full runs/sst2-minilm | --full-accuracy 0.8899]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from tixel.config import load_config
+from tixel.train.run import train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def few_shot(k: int, seeds: int, out: str) -> dict:
+    cfg = load_config(ROOT / "examples" / "sst2-few-shot.yaml",
+                      [f"few_shot.shots_per_class={k}", f"few_shot.seeds={list(range(seeds))}",
+                       f"output.dir={out}", f"output.name=k{k}", "output.overwrite=true"])
+    start = time.perf_counter()
+    result = train(cfg, progress=False, log=lambda *_: None)
+    summary = json.loads((result.report_dir / "seeds.json").read_text())
+    return {"shots": k, "mean": summary["mean"], "std": summary["std"], "seeds": seeds,
+            "seconds": time.perf_counter() - start}
+
+
+def zero_shot(out: str) -> dict:
+    cfg = load_config(ROOT / "examples" / "sst2-zero-shot.yaml", [f"output.dir={out}", "output.name=k0",
+                                                                 "output.overwrite=true"])
+    start = time.perf_counter()
+    result = train(cfg, progress=False, log=lambda *_: None)
+    return {"shots": 0, "mean": result.test_metrics["accuracy"], "std": 0.0, "seeds": 1,
+            "seconds": time.perf_counter() - start}
+
+
+def plot(rows: list[dict], full: float | None, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.errorbar([str(r["shots"]) for r in rows], [r["mean"] for r in rows], yerr=[r["std"] for r in rows],
+                marker="o", capsize=4, label="zero-shot / SetFit (MiniLM-L6)")
+    if full is not None:
+        ax.axhline(full, color="grey", linestyle="--", label=f"full fine-tune, 67k examples ({full:.1%})")
+    ax.set_xlabel("labelled examples per class")
+    ax.set_ylabel("SST-2 dev accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--shots", type=int, nargs="+", default=[8, 16, 32, 64])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--full", type=Path, help="a finished full fine-tune run (its metrics.json gives the dev figure)")
+    parser.add_argument("--full-accuracy", type=float, help="or the full fine-tune's dev accuracy as a number")
+    parser.add_argument("--out", default="runs/few-shot-curve")
+    args = parser.parse_args()
+    rows = [zero_shot(args.out)] + [few_shot(k, args.seeds, args.out) for k in args.shots]
+    full = args.full_accuracy
+    if args.full:
+        metrics = json.loads((Path(args.full) / "bundle" / "metrics.json").read_text())
+        full = metrics.get("val_accuracy")
+    for r in rows:
+        print(f"K={r['shots']:>3}  accuracy {r['mean']:.4f} ± {r['std']:.4f}  ({r['seeds']} seed(s), {r['seconds']:.0f} s)")
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    plot(rows, full, Path(args.out) / "sst2_shots_curve.png")
+    (Path(args.out) / "curve.json").write_text(json.dumps({"rows": rows, "full": full}, indent=2))
+    print(f"plot: {Path(args.out) / 'sst2_shots_curve.png'}")
+
+
+if __name__ == "__main__":
+    main()

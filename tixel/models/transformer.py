@@ -56,10 +56,12 @@ def backbone(cfg: TransformerConfig, spec, pretrained: bool) -> nn.Module:
         # report is noise, so it is silenced for this one call
         level = hf_logging.get_verbosity()
         hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()  # transformers 5 draws a bar per load; tixel shows its own progress
         try:
             return AutoModel.from_pretrained(resolve(cfg.pretrained), local_files_only=True, add_pooling_layer=False)
         finally:
             hf_logging.set_verbosity(level)
+            hf_logging.enable_progress_bar()
     # loading a bundle: the architecture comes from the bundle, the weights from model.safetensors
     return AutoModel.from_config(AutoConfig.for_model(**spec.hf_config), add_pooling_layer=False)
 

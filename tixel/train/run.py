@@ -136,7 +136,7 @@ def _log_start(log, cfg, model, prepared, job, run_dir):
     from tixel.models import count_parameters
 
     trainable, total = count_parameters(model)
-    sizes = ", ".join(f"{name} {len(s.targets):,}" for name, s in prepared.splits.items())
+    sizes = ", ".join(f"{name} {len(getattr(s, 'gold', s.targets)):,}" for name, s in prepared.splits.items())
     log(f"run {run_dir}: {cfg.task}, {len(prepared.labels)} labels, {sizes}; "
         f"{trainable:,} trainable / {total:,} parameters; device {job.device}; batch {cfg.train.batch_size}")
 

@@ -108,3 +108,12 @@ def test_crf_weights_in_bundle(rnn_run):
 
     weights = load_file(str(rnn_run.bundle_dir / "model.safetensors"))
     assert "crf.transitions" in weights and not torch.isnan(weights["crf.transitions"]).any()
+
+
+def test_evaluate_on_another_labelled_conll_file(rnn_run, tmp_path):
+    from ner_data import write_conll
+    from tixel.evaluate.run import evaluate_bundle
+
+    write_conll(tmp_path / "other.txt", 30, seed=7)
+    result = evaluate_bundle(str(rnn_run.run_dir), data=str(tmp_path / "other.txt"), out_dir=str(tmp_path / "rep"))
+    assert result["metrics"]["f1"] >= 0.9 and (tmp_path / "rep" / "report.json").exists()

@@ -18,6 +18,14 @@ class SplitFiles(Section):
     test: Optional[str] = None
 
 
+def retarget(data_cfg, schema: type, fmt: str, path: str):
+    """A run's data settings (columns, quoting, cleaning, scheme) re-targeted at one other file, read
+    with `schema`: what `tixel evaluate --data FILE` reads that file with."""
+    base = {k: v for k, v in data_cfg.model_dump().items() if k in schema.model_fields}
+    base.update(format=fmt, train=path, validation=None, test=None)
+    return schema.model_validate(base)
+
+
 def read_split_files(cfg: SplitFiles, read) -> dict:
     """{split: read(path)} for the splits that name a file."""
     return {name: read(getattr(cfg, name)) for name in SPLITS if getattr(cfg, name) is not None}

@@ -7,7 +7,7 @@ plain CRF likelihood (Lafferty et al. 2001; Lample et al. 2016 for the tagging s
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Sequence
 
 import torch
 from torch import nn
@@ -98,7 +98,7 @@ class CRF(nn.Module):
                 limit(self.end, self.allowed_end))
 
 
-def greedy_decode(emissions: torch.Tensor, mask: torch.Tensor, tags: Optional[Sequence[str]] = None) -> list[list[int]]:
+def greedy_decode(emissions: torch.Tensor, mask: torch.Tensor) -> list[list[int]]:
     """Per-token argmax (the softmax tagger), one list per row's unmasked prefix."""
     best = emissions.argmax(-1)
     return [best[row, : int(n)].tolist() for row, n in enumerate(mask.sum(1))]

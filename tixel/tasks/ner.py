@@ -158,12 +158,11 @@ class NERTask:
     def prepare_labelled(self, path: str, labels: LabelSet, pre, cfg=None) -> Prepared:
         """A labelled CoNLL or span-JSONL file, read with the bundle's data settings, as the test split."""
         from tixel.data.conll import ConllData, NerJsonlData, read_conll, read_ner_jsonl
+        from tixel.data.splits import retarget
 
         jsonl = path.removesuffix(".gz").endswith(".jsonl")
         schema, read = (NerJsonlData, read_ner_jsonl) if jsonl else (ConllData, read_conll)
-        base = {k: v for k, v in cfg.data.model_dump().items() if k in schema.model_fields}
-        base.update(format="ner_jsonl" if jsonl else "conll", train=path, validation=None, test=None)
-        data = read(path, schema.model_validate(base))
+        data = read(path, retarget(cfg.data, schema, "ner_jsonl" if jsonl else "conll", path))
         return Prepared({"test": self.encode_split(data, labels, pre)}, labels, pre)
 
     def save_preprocessing(self, pre: TaggingPreprocessing, folder: Path) -> None:

@@ -59,7 +59,6 @@ def _reader_cfg(data_cfg, fmt: str, path: str):
     """The bundle's data settings (columns, quoting, cleaning) re-targeted at another file."""
     from tixel.data.tabular import DelimitedData, JsonlData
 
-    schema = JsonlData if fmt == "jsonl" else DelimitedData
-    base = {k: v for k, v in data_cfg.model_dump().items() if k in schema.model_fields}
-    base.update(format=fmt, train=path, validation=None, test=None)
-    return schema.model_validate(base)
+    from tixel.data.splits import retarget
+
+    return retarget(data_cfg, JsonlData if fmt == "jsonl" else DelimitedData, fmt, path)

@@ -67,6 +67,17 @@ def _swap_in(tmp: Path, path: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def attach(path: str | Path, files: list[Path]) -> None:
+    """Move derived files (an ONNX export) into a bundle, each by an atomic rename; a name in `files` that
+    does not exist removes a stale copy of it from the bundle."""
+    path = resolve(path)
+    for file in files:
+        if file.exists():
+            os.replace(file, path / file.name)
+        else:
+            (path / file.name).unlink(missing_ok=True)
+
+
 def resolve(path: str | Path) -> Path:
     """A bundle folder, or a run folder holding one under bundle/."""
     path = Path(path)

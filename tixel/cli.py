@@ -105,12 +105,18 @@ def predict(
     template: List[str] = typer.Option([], help='--zero-shot: a prompt such as "This text is about {label}." (repeatable).'),
     encoder: str = typer.Option("minilm-l6", help="--zero-shot: a known name or a local sentence-encoder folder."),
     threshold: Optional[float] = typer.Option(None, help="--zero-shot: multi-label; every label with cosine >= this."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Stream JSONL rows to this file in batches; "
+                                          "rerun the same command to resume after an interruption."),
+    backend: str = typer.Option("torch", help="torch, or onnx (needs `tixel export BUNDLE --format onnx`)."),
+    batch_size: int = typer.Option(256, "--batch-size", min=1, help="--output: inputs per batch."),
 ):
     """Label and top-k probabilities for each input. With no inputs, texts are read from stdin."""
     from tixel.predict import Predictor
 
     if format not in ("text", "jsonl"):
         raise typer.BadParameter("expected text or jsonl", param_hint="--format")
+    if backend not in ("torch", "onnx"):
+        raise typer.BadParameter("expected torch or onnx", param_hint="--backend")
     if zero_shot:
         names = [n.strip() for n in (labels or "").split(",") if n.strip()]
         if len(names) < 2:
@@ -120,7 +126,9 @@ def predict(
     elif bundle is None:
         raise typer.BadParameter("give a run folder or bundle, or --zero-shot --labels", param_hint="BUNDLE")
     else:
-        predictor = Predictor.load(bundle)
+        predictor = Predictor.load(bundle, backend=backend)
+    if output is not None:
+        return _stream(predictor, files, text, input, column, output, top_k, batch_size)
     if files:
         rows = predictor.predict_files(files, top_k)
     else:
@@ -128,6 +136,24 @@ def predict(
         rows = [{"input": t, **r} for t, r in zip(texts, predictor.predict(texts, top_k))] if texts else []
     for row in rows:
         _print_row(row, format)
+
+
+def _stream(predictor, files, text, source, column, output: Path, top_k: int, batch_size: int) -> None:
+    from tixel.data.inputs import input_files, read_texts
+    from tixel.predict import stream_predictions
+
+    load = None
+    if files or (source and Path(source).is_dir()):
+        kind = getattr(predictor.bundle.task, "inputs", "text")
+        paths = list(files or []) or input_files(Path(source), kind)
+        records, load = ((str(p), p) for p in paths), predictor.bundle.task.load_file
+    elif text:
+        records = ((t, t) for t in text)
+    else:
+        records = ((t, t) for t in read_texts(source or "-", column))
+    done = stream_predictions(predictor, records, output, top_k, batch_size, load, progress=sys.stderr.isatty())
+    resumed = f" (kept {done['skipped']} rows from an earlier run)" if done["skipped"] else ""
+    typer.echo(f"wrote {done['written']} rows to {output}{resumed}", err=True)
 
 
 def _read_texts(source: str, column: Optional[str]) -> list:
@@ -148,6 +174,45 @@ def _print_row(row: dict, format: str) -> None:
         alts = "  ".join(f"{t['label']}:{t['prob']:.3f}" for t in row["top_k"])
         shown = row["input"] if len(row["input"]) <= 60 else row["input"][:57] + "..."
         typer.echo(f"{shown}\t{row['label']}\t{alts}")
+
+
+@app.command()
+@guarded
+def serve(
+    bundles: List[str] = typer.Argument(..., help="Run folders or bundles, each PATH or NAME=PATH."),
+    host: str = typer.Option("127.0.0.1", help="Interface to bind; the default answers this machine only."),
+    port: int = typer.Option(8000, min=0, max=65535),
+    backend: str = typer.Option("torch", help="torch, or onnx (each bundle needs an ONNX export)."),
+    max_batch_size: int = typer.Option(32, min=1, help="Items gathered into one forward pass."),
+    max_wait_ms: float = typer.Option(5.0, min=0, help="How long a request waits for others to batch with."),
+    no_batching: bool = typer.Option(False, "--no-batching", help="Run every request on its own."),
+    max_items: int = typer.Option(256, min=1, help="Items per request."),
+    max_body_mb: float = typer.Option(10.0, min=0.001, help="Request body limit."),
+    api_key_env: Optional[str] = typer.Option(None, help="Require `Authorization: Bearer $VAR` on /v1 and /metrics."),
+):
+    """Serve bundles over HTTP: POST /v1/models/{name}/predict, GET /v1/models, /health, /ready, /metrics, /docs."""
+    from tixel.serve.limits import ServeSettings
+    from tixel.serve.run import api_key_from, serve as run_server
+
+    settings = ServeSettings(max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, batching=not no_batching,
+                             max_items=max_items, max_body_bytes=int(max_body_mb * 2**20),
+                             api_key=api_key_from(api_key_env))
+    run_server(bundles, host, port, backend, settings)
+
+
+@app.command()
+@guarded
+def export(
+    bundle: Path = typer.Argument(..., help="A run folder or a bundle."),
+    format: str = typer.Option("onnx", "--format", help="onnx"),
+    tolerance: float = typer.Option(1e-4, help="Largest allowed |onnx - torch| on the held-out examples."),
+):
+    """Export the model into the bundle (model.onnx + model.onnx.data) after a parity check against torch."""
+    from tixel.export import export as run_export
+
+    report = run_export(bundle, format, tolerance)
+    typer.echo(f"onnx: max |onnx - torch| {report['max_abs_diff']:.2e} over {report['batches']} batches of the "
+               f"{report['examples_from']} (tolerance {report['tolerance']:g}); exported in {report['export_seconds']} s")
 
 
 @config_app.command("check")

@@ -1,8 +1,11 @@
 """The Predictor: bundle -> preprocess -> forward -> decode. predict, evaluate and serve all use it."""
 from __future__ import annotations
 
+import json
+from contextlib import contextmanager
+from itertools import islice
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import torch
 
@@ -10,13 +13,21 @@ from tixel.bundle import Bundle, load_bundle
 
 
 class Predictor:
-    def __init__(self, bundle: Bundle, batch_size: int = 256):
-        self.bundle, self.batch_size = bundle, batch_size
+    def __init__(self, bundle: Bundle, batch_size: int = 256, backend: str = "torch"):
+        self.bundle, self.batch_size, self.backend = bundle, batch_size, backend
         self.device = bundle.device
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "cpu") -> "Predictor":
-        return cls(load_bundle(path, device))
+    def load(cls, path: str | Path, device: str = "cpu", backend: str = "torch") -> "Predictor":
+        """`backend: onnx` runs the bundle's exported model.onnx with onnxruntime (CPU)."""
+        bundle = load_bundle(path, device)
+        if backend == "onnx":
+            from tixel.export import onnx_model
+
+            bundle.model = onnx_model(bundle)
+        elif backend != "torch":
+            raise ValueError(f"backend {backend!r}: expected torch or onnx")
+        return cls(bundle, backend=backend)
 
     @classmethod
     def zero_shot(cls, labels: Sequence[str], templates: Sequence[str] = ("{label}",), encoder: str = "minilm-l6",
@@ -63,3 +74,60 @@ class Predictor:
     def predict_files(self, paths: Sequence[str | Path], top_k: int = 3) -> list[dict]:
         items = [self.bundle.task.load_file(p) for p in paths]
         return [{"input": str(p), **r} for p, r in zip(paths, self.predict(items, top_k))]
+
+
+def stream_predictions(predictor: Predictor, records: Iterable[tuple[str, Any]], output: Path, top_k: int = 3,
+                       chunk: int = 256, load: Callable[[Any], Any] | None = None, progress: bool = True) -> dict:
+    """Predict `(name, item)` records in chunks, appending one JSONL row per record to `output`.
+
+    Memory stays constant in the input size. Rows already in `output` are kept and their records skipped,
+    so a run that was interrupted continues where it stopped; a torn last line is cut off first, and the
+    last kept row must name the same input as the record it stands for.
+    """
+    from tixel.errors import TixelError
+
+    done, last = _complete_rows(output)
+    records = iter(records)
+    for index, (name, _) in enumerate(islice(records, done)):
+        if index == done - 1 and name != last:
+            raise TixelError(f"{output}: its row {done} is for {last!r}, but input {done} is {name!r}; "
+                             "it holds another input's predictions (remove it or pick another --output)")
+    written = 0
+    with output.open("a", encoding="utf-8") as out, _bar(progress, done) as bar:
+        while block := list(islice(records, chunk)):
+            items = [load(item) if load else item for _, item in block]
+            for (name, _), row in zip(block, predictor.predict(items, top_k)):
+                out.write(json.dumps({"input": name, **row}, ensure_ascii=False) + "\n")
+            out.flush()
+            written += len(block)
+            bar(len(block))
+    return {"skipped": done, "written": written, "output": str(output)}
+
+
+def _complete_rows(output: Path) -> tuple[int, str | None]:
+    """Rows already written (read line by line), after cutting off a partial last line; the last row's input."""
+    if not output.exists():
+        return 0, None
+    count, last, end = 0, None, 0
+    with output.open("rb") as handle:
+        for line in handle:
+            if not line.endswith(b"\n"):
+                break
+            count, last, end = count + 1, line, end + len(line)
+    if end != output.stat().st_size:
+        with output.open("r+b") as handle:
+            handle.truncate(end)
+    return count, (json.loads(last).get("input") if last else None)
+
+
+@contextmanager
+def _bar(enabled: bool, start: int):
+    if not enabled:
+        yield lambda n: None
+        return
+    from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("predicting"), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, transient=False) as bar:
+        task = bar.add_task("predict", total=None, completed=start)
+        yield lambda n: bar.advance(task, n)

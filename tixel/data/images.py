@@ -77,16 +77,25 @@ def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return out.reshape(size[0], size[1], image.shape[2])
 
 
-def load_image(path: str | Path, channels: int | None, size: tuple[int, int] | None) -> np.ndarray:
+class ImageTooLarge(DataError):
+    """More pixels than allowed: refused from the header, before anything is decoded."""
+
+
+def load_image(source, channels: int | None, size: tuple[int, int] | None,
+               max_pixels: int | None = None) -> np.ndarray:
+    """A path or a binary file object -> uint8 (H, W, C)."""
     from PIL import Image, UnidentifiedImageError
 
+    name = source if isinstance(source, (str, Path)) else "image"
     try:
-        with Image.open(path) as pil:
+        with Image.open(source) as pil:
+            if max_pixels and pil.width * pil.height > max_pixels:
+                raise ImageTooLarge(f"{name}: {pil.width}x{pil.height} pixels is more than the limit of {max_pixels}")
             pil.load()
             mode = {1: "L", 3: "RGB"}.get(channels) or ("L" if pil.mode in ("1", "L", "I;16", "I") else "RGB")
-            array = np.asarray(pil.convert(mode))
+            array = np.array(pil.convert(mode))
     except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as err:
-        raise DataError(f"{path}: cannot read image ({err})") from None
+        raise DataError(f"{name}: cannot read image ({err})") from None
     array = array.reshape(array.shape[0], array.shape[1], -1)
     return resize(array, size) if size else array
 

@@ -37,3 +37,13 @@ def _field(handle, field: str, path: Path) -> Iterator[str]:
         if problem or field not in record:
             raise DataError(f"{path}, line {line_no}: {problem or f'no field {field!r}; pass --column'}")
         yield str(record[field])
+
+
+def input_files(folder: Path, kind: str) -> list[Path]:
+    """A folder to predict: its images (image models) or its .txt files (text models), sorted."""
+    from tixel.data.images import list_images
+
+    files = list_images(folder) if kind == "image" else sorted(folder.rglob("*.txt"))
+    if not files:
+        raise DataError(f"{folder}: no {'images' if kind == 'image' else '.txt files'} in it")
+    return files

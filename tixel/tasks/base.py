@@ -33,6 +33,7 @@ class ClassificationTask:
     name = ""
     metric_names = ("loss", "accuracy", "macro_f1")
     multi_label = False
+    inputs = "text"  # what predict and serve take: "text" (strings) or "image" (uint8 arrays)
 
     # ---------------------------------------------------------------- hooks for subclasses
     def fit_preprocessing(self, train_set, cfg):

@@ -19,6 +19,7 @@ from tixel.tasks.base import ClassificationTask, Prepared
 @register_task("image_classification")
 class ImageClassification(ClassificationTask):
     name = "image_classification"
+    inputs = "image"
 
     def fit_preprocessing(self, train_set, cfg) -> ImagePreprocessing:
         return ImagePreprocessing.fit(train_set.images, cfg.data.image)

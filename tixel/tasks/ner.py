@@ -59,6 +59,7 @@ class NERTask:
     name = "ner"
     metric_names = ("loss", "f1", "precision", "recall")
     multi_label = False
+    inputs = "text"
     hits = None
     scheme = "bio"
 

@@ -1,0 +1,56 @@
+"""`tixel serve`: name the bundles, build the app, run uvicorn on loopback unless told otherwise."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from typing import Sequence
+
+from tixel.errors import TixelError
+from tixel.serve.limits import ServeSettings
+
+
+def model_sources(specs: Sequence[str], backend: str = "torch") -> dict:
+    """`PATH` or `NAME=PATH` -> {name: loader}; a name defaults to the run folder's name."""
+    from tixel.bundle import resolve
+    from tixel.predict import Predictor
+
+    models = {}
+    for spec in specs:
+        name, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
+        folder = resolve(path)
+        name = name or (folder.parent.name if folder.name == "bundle" else folder.name)
+        if name in models:
+            raise TixelError(f"two models are named {name!r}; name them with NAME=PATH")
+        models[name] = lambda folder=folder: Predictor.load(folder, backend=backend)
+    return models
+
+
+def api_key_from(env: str | None) -> str | None:
+    if env is None:
+        return None
+    key = os.environ.get(env, "")
+    if not key:
+        raise TixelError(f"--api-key-env {env}: that environment variable is empty or unset")
+    return key
+
+
+def serve(specs: Sequence[str], host: str = "127.0.0.1", port: int = 8000, backend: str = "torch",
+          settings: ServeSettings | None = None, log_level: str = "info") -> None:
+    import uvicorn
+
+    from tixel.serve.app import create_app
+
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
+    app = create_app(model_sources(specs, backend), settings)
+    # uvicorn's own access log is off: the app writes one JSON line per request (logger tixel.access).
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, timeout_graceful_shutdown=30)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]

@@ -14,7 +14,7 @@ from tixel.train.run import train
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from conftest import TINY
+    from tiny import TINY
     import copy
 
     raw = copy.deepcopy(TINY)

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import TINY
+from tiny import TINY
 
 
 def tixel(*args, cwd=None):

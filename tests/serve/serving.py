@@ -7,7 +7,7 @@ import time
 import httpx
 import uvicorn
 
-from conftest import TINY
+from tiny import TINY
 from ner_data import ner_config
 from text_data import text_config
 from tixel.config import validate

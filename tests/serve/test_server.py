@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from serving import running, tiny_bundles
+from serving import running
 from tixel.predict import Predictor
 from tixel.serve.app import create_app
 from tixel.serve.limits import ServeSettings
@@ -18,20 +18,6 @@ from tixel.serve.run import free_port, model_sources
 
 TEXTS = ["the film was wonderful", "a boring plot and tedious actors", "the story was superb",
          "really dreadful ending", "moving and brilliant", "clumsy and terrible"]
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    return tiny_bundles(tmp_path_factory.mktemp("serve"))
-
-
-@pytest.fixture(scope="module")
-def server(runs):
-    settings = ServeSettings(max_batch_size=16, max_wait_ms=20, max_items=8, max_text_chars=200,
-                             max_image_bytes=50_000, max_image_pixels=128 * 128, max_body_bytes=200_000)
-    app = create_app(model_sources([str(p) for p in runs.values()]), settings)
-    with running(app, free_port()) as (url, _):
-        yield url
 
 
 def png(array: np.ndarray) -> bytes:

@@ -1,0 +1,17 @@
+"""The tiny, fast image experiment most tests start from (4 classes of the bundled digits)."""
+
+TINY = {
+    "task": "image_classification",
+    "seed": 0,
+    "data": {
+        "format": "digits",
+        "n_class": 4,
+        "split": {"validation": 0.15, "test": 0.2, "seed": 0},
+        "augment": {"translate": 0.1, "rotate": 5},
+    },
+    "model": {
+        "encoder": {"type": "cnn", "blocks": [{"channels": 4, "padding": 1, "batch_norm": True}]},
+        "head": {"hidden": [16], "dropout": 0.2},
+    },
+    "train": {"epochs": 2, "batch_size": 32, "lr": 0.003, "monitor": "val_accuracy"},
+}

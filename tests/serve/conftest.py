@@ -1,6 +1,6 @@
 import pytest
-
 from serving import running, tiny_bundles
+
 from tixel.serve.app import create_app
 from tixel.serve.limits import ServeSettings
 from tixel.serve.run import free_port, model_sources

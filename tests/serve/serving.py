@@ -6,10 +6,10 @@ import time
 
 import httpx
 import uvicorn
-
-from tiny import TINY
 from ner_data import ner_config
 from text_data import text_config
+from tiny import TINY
+
 from tixel.config import validate
 from tixel.train.run import train
 

@@ -5,9 +5,9 @@ import sys
 
 import pytest
 import torch
-
 from serving import QUIET
 from text_data import text_config
+
 from tixel.config import validate
 from tixel.errors import TixelError
 from tixel.export import export_onnx

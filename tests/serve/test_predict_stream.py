@@ -5,8 +5,8 @@ import sys
 
 import pytest
 from PIL import Image
-
 from text_data import sentiment_rows, write_jsonl
+
 from tixel.errors import TixelError
 from tixel.predict import Predictor, stream_predictions
 

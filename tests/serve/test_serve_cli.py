@@ -7,8 +7,8 @@ import threading
 import time
 
 import httpx
-
 from serving import wait_ready
+
 from tixel.serve.run import free_port
 
 

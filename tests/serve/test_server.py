@@ -9,8 +9,8 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
-
 from serving import running
+
 from tixel.predict import Predictor
 from tixel.serve.app import create_app
 from tixel.serve.limits import ServeSettings

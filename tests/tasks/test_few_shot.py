@@ -7,7 +7,7 @@ import torch
 from text_data import write_jsonl
 from tixel.config import validate
 from tixel.predict import Predictor
-from tixel.tasks.few_shot import pairs, sample_shots
+from tixel.tasks.few_shot import FewShotConfig, pairs, prompt_shots, sample_shots
 from tixel.train.run import train
 
 QUIET = dict(progress=False, log=lambda *_: None)
@@ -42,6 +42,16 @@ def test_shot_sampling_is_seeded_and_per_class():
     chosen = pairs(targets[a], 2, 0)
     assert len(chosen) == 2 * 2 * len(a)
     assert all((targets[a][i] == targets[a][j]) == bool(s) for i, j, s in chosen)
+
+
+def test_shots_only_from_eligible_texts_and_prompts_as_labelled_examples():
+    targets = np.array([0, 0, 0, 1, 1, 1])
+    eligible = np.array([True, False, True, False, True, True])
+    for seed in range(5):
+        assert eligible[sample_shots(targets, 2, seed, eligible)].all()
+    cfg = FewShotConfig(templates=["It was {label}.", "A {label} film."], label_texts={"0": "bad"})
+    texts, y = prompt_shots(cfg, ["0", "1"])
+    assert texts == ["It was bad.", "A bad film.", "It was 1.", "A 1 film."] and y.tolist() == [0, 0, 1, 1]
 
 
 @pytest.mark.parametrize("method", ["setfit", "prototype"])

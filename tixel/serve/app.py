@@ -27,7 +27,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, ValidationError
 
 from tixel.serve.batcher import MicroBatcher
-from tixel.serve.limits import ItemError, ServeSettings, check_count, check_text, decode_image, image_bytes
+from tixel.serve.limits import (
+    ItemError,
+    ServeSettings,
+    check_count,
+    check_text,
+    decode_image,
+    image_bytes,
+)
 from tixel.serve.metrics import ServeMetrics
 
 MAX_TOP_K = 20

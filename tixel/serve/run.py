@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-
 from typing import Sequence
 
 from tixel.errors import TixelError

@@ -181,16 +181,20 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000, help="requests per concurrency level")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "serve-bench")
+    parser.add_argument("--models", nargs="+", default=["mnist-cnn", "minilm"], choices=["mnist-cnn", "minilm"])
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     from tixel.export import export_onnx
 
     texts, pngs = sentences(), images(256)
-    bundles = {"minilm": minilm_bundle(args.out, texts), "mnist-cnn": cnn_bundle(args.out)}
+    makers = {"minilm": lambda: minilm_bundle(args.out, texts), "mnist-cnn": lambda: cnn_bundle(args.out)}
+    bundles = {name: makers[name]() for name in args.models}
     for b in bundles.values():
         print(f"export {b.name}: {export_onnx(b)['export_seconds']} s", flush=True)
     summary = {}
     for name, items, raw in (("mnist-cnn", pngs, decoded(pngs)), ("minilm", texts, texts)):
+        if name not in bundles:
+            continue
         table = serve_table(name, bundles[name], items, args.requests, args.concurrency)
         single = single_item_latency(bundles[name], raw)
         top = max(args.concurrency)
@@ -205,8 +209,8 @@ def main() -> None:
             if v is not None:
                 print(f"{name}: {k}: {v:.2f}x")
         summary[name] = {"table": {f"{m} c={c}": r for (m, c), r in table.items()}, "single_ms": single, "ratios": ratios}
-    (args.out / "serve_load.json").write_text(json.dumps(summary, indent=2))
-    print(f"wrote {args.out / 'serve_load.json'}")
+    (args.out / f"serve_load-{'-'.join(args.models)}.json").write_text(json.dumps(summary, indent=2))
+    print(f"wrote {args.out}/serve_load-{'-'.join(args.models)}.json")
 
 
 if __name__ == "__main__":

@@ -178,3 +178,15 @@ def test_graceful_shutdown_finishes_in_flight_requests(runs):
     assert result["reply"].status_code == 200 and result["reply"].json()["outputs"][0]["label"] in ("neg", "pos")
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{url}/health", timeout=2)
+
+
+def test_zero_shot_classifier_is_served(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIXEL_CACHE_DIR", str(tmp_path / "cache"))
+    labels = ["sport", "technology"]
+    app = create_app({"zs": lambda: Predictor.zero_shot(labels, ["This text is about {label}."])})
+    texts = ["The striker scored twice in the cup final", "The new laptop has a faster processor and more memory"]
+    with running(app, free_port()) as (url, _):
+        reply = httpx.post(f"{url}/v1/models/zs/predict", json={"inputs": texts, "top_k": 2}).json()
+        listed = httpx.get(f"{url}/v1/models").json()["models"][0]
+    assert [o["label"] for o in reply["outputs"]] == labels
+    assert listed["task"] == "zero_shot_classification" and listed["labels"] == labels

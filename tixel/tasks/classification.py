@@ -57,12 +57,20 @@ def hits(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def logits_of(model, inputs, batch_size: int, device=torch.device("cpu")) -> torch.Tensor:
-    from tixel.data.batching import TensorBatches
+    """Logits in the order of `inputs`; texts run in batches of similar length (less padding)."""
+    from tixel.data.batching import TensorBatches, length_groups, take
     from tixel.train.loop import to_device
 
     model.eval()
-    batches = TensorBatches(inputs, None, batch_size, shuffle=False)
-    return torch.cat([model(to_device(x, device)).float().cpu() for x, _ in batches.epoch()])
+    if not (isinstance(inputs, dict) and "lengths" in inputs):
+        batches = TensorBatches(inputs, None, batch_size, shuffle=False)
+        return torch.cat([model(to_device(x, device)).float().cpu() for x, _ in batches.epoch()])
+    groups = length_groups(inputs["lengths"], batch_size)
+    parts = [model(to_device(take(inputs, index), device)).float().cpu() for index in groups]
+    out = torch.empty(len(inputs["lengths"]), *parts[0].shape[1:]) if parts else torch.empty(0)
+    for index, part in zip(groups, parts):
+        out[index] = part
+    return out
 
 
 def quick_metrics(logits: torch.Tensor, targets: torch.Tensor, k: int) -> dict:

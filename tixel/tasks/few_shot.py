@@ -44,6 +44,8 @@ class FewShotConfig(Section):
     min_words: int = Field(0, ge=0, description="draw shots only from texts of at least this many words")
     label_texts: Optional[dict[str, str]] = Field(None, description="label -> words for the prompts, e.g. {'0': bad}")
     templates: list[str] = Field([], description='prompts such as "It was {label}." added as labelled examples')
+    self_training: int = Field(0, ge=0, description="pseudo-labelled texts per class added to the head; 0: off")
+    unlabelled_pool: int = Field(2000, ge=1, description="self-training: training texts drawn, labels unused")
 
 
 register("section", "few_shot", FewShotConfig)(FewShotConfig)
@@ -175,7 +177,27 @@ class FewShotClassification(ZeroShotClassification):
         x = pre.apply(shots)
         if self.options.method == "prototype":
             return pre, LabelSimilarity(prototypes(x, y, k), self.options.temperature)
-        return pre, logistic_head(x, y, k)
+        head = logistic_head(x, y, k)
+        if self.options.self_training:
+            x, y = self.pseudo_labelled(pre, head, texts, index, eligible, seed, x, y)
+            head = logistic_head(x, y, k)
+        return pre, head
+
+    def pseudo_labelled(self, pre, head, texts, shots, eligible, seed: int, x, y):
+        """Self-training (Scudder 1965; Yarowsky 1995): the head labels a seeded pool of the training texts
+        (their own labels are never read), and the `self_training` most confident texts of each class join
+        the shots as labelled examples for a second fit of the head."""
+        rng = np.random.default_rng(seed + 10_000)
+        free = np.setdiff1d(np.flatnonzero(eligible if eligible is not None else np.ones(len(texts), bool)), shots)
+        pool = rng.choice(free, min(self.options.unlabelled_pool, len(free)), replace=False)
+        u = pre.apply([texts[i] for i in pool])
+        with torch.no_grad():
+            p = torch.softmax(head(u), 1)
+        picked = [torch.argsort(-p[:, c])[: self.options.self_training] for c in range(p.shape[1])]
+        picked = [index[p[index].argmax(1) == c] for c, index in enumerate(picked)]  # only where c wins
+        extra = torch.cat(picked)
+        labels = np.concatenate([np.full(len(index), c) for c, index in enumerate(picked)])
+        return torch.cat([x, u[extra]]), np.concatenate([y, labels])
 
     def write_seeds(self, run_dir: Path, runs: list[dict], held: str) -> None:
         values = [r[f"{held}_accuracy"] for r in runs]

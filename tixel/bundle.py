@@ -43,17 +43,20 @@ def save_bundle(path: str | Path, cfg, task, model, labels, preprocessing, metri
     """Write to a sibling temp folder, then swap it in, so a crash never leaves half a bundle."""
     from tixel.config import to_dict
     from tixel.train.checkpoint import save_weights
+    from tixel.train.finetune import adapter_state
 
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     (tmp / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
-    save_weights(model, tmp / "model.safetensors")
+    adapter = cfg.train.finetune.mode in ("lora", "ia3")
+    save_weights(model, tmp / "model.safetensors", adapter_state(model) if adapter else None)
     (tmp / "labels.json").write_text(json.dumps(labels.names, indent=1, ensure_ascii=False))
     task.save_preprocessing(preprocessing, tmp)
     (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    meta = {"format": FORMAT, "tixel_version": __version__, "task": cfg.task, "torch_version": torch.__version__}
+    meta = {"format": FORMAT, "tixel_version": __version__, "task": cfg.task, "torch_version": torch.__version__,
+            "weights": "adapter" if adapter else "full"}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
     _swap_in(tmp, path)
     return path
@@ -101,8 +104,13 @@ def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
     task = create_task(cfg.task, cfg)
     labels = LabelSet(json.loads((path / "labels.json").read_text(encoding="utf-8")))
     preprocessing = task.load_preprocessing(path)
-    model = task.build_model(cfg, labels, preprocessing, pretrained=False)
-    load_weights(model, path / "model.safetensors")
+    adapter = meta.get("weights") == "adapter"  # base weights from the pretrained checkpoint, then the adapter
+    model = task.build_model(cfg, labels, preprocessing, pretrained=adapter)
+    if adapter:
+        from tixel.train.finetune import apply_finetune
+
+        apply_finetune(model, cfg.train.finetune)
+    load_weights(model, path / "model.safetensors", partial=adapter)
     model.to(device).eval()
     metrics = json.loads((path / "metrics.json").read_text()) if (path / "metrics.json").exists() else {}
     return Bundle(path, cfg, task, model, labels, preprocessing, metrics, meta)

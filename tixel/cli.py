@@ -192,7 +192,8 @@ def serve(
 ):
     """Serve bundles over HTTP: POST /v1/models/{name}/predict, GET /v1/models, /health, /ready, /metrics, /docs."""
     from tixel.serve.limits import ServeSettings
-    from tixel.serve.run import api_key_from, serve as run_server
+    from tixel.serve.run import api_key_from
+    from tixel.serve.run import serve as run_server
 
     settings = ServeSettings(max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, batching=not no_batching,
                              max_items=max_items, max_body_bytes=int(max_body_mb * 2**20),
@@ -206,10 +207,19 @@ def export(
     bundle: Path = typer.Argument(..., help="A run folder or a bundle."),
     format: str = typer.Option("onnx", "--format", help="onnx"),
     tolerance: float = typer.Option(1e-4, help="Largest allowed |onnx - torch| on the held-out examples."),
+    merge: bool = typer.Option(False, "--merge", help="Fold a LoRA/IA3 adapter in; write a plain bundle to --out."),
+    out: Optional[Path] = typer.Option(None, "--out", help="--merge: the new bundle's folder."),
 ):
-    """Export the model into the bundle (model.onnx + model.onnx.data) after a parity check against torch."""
+    """Export the model into the bundle (model.onnx + model.onnx.data) after a parity check against torch,
+    or, with --merge, fold a LoRA/IA3 adapter into a plain bundle."""
     from tixel.export import export as run_export
+    from tixel.export import merge_bundle
 
+    if merge:
+        if out is None:
+            raise typer.BadParameter("give the merged bundle's folder", param_hint="--out")
+        typer.echo(f"merged bundle: {merge_bundle(bundle, out)}")
+        return
     report = run_export(bundle, format, tolerance)
     typer.echo(f"onnx: max |onnx - torch| {report['max_abs_diff']:.2e} over {report['batches']} batches of the "
                f"{report['examples_from']} (tolerance {report['tolerance']:g}); exported in {report['export_seconds']} s")

@@ -42,6 +42,17 @@ class ScheduleConfig(Section):
     min_lr_ratio: float = Field(0.0, ge=0, le=1, description="cosine: final lr as a fraction of lr")
 
 
+class FinetuneConfig(Section):
+    """Which parameters train (tixel/train/finetune.py applies it)."""
+    mode: Literal["full", "frozen", "lora", "ia3"] = "full"
+    rank: int = Field(8, ge=1, description="lora: the rank r")
+    alpha: float = Field(16, gt=0, description="lora: the scale alpha (the update is scaled by alpha / r)")
+    dropout: float = Field(0.0, ge=0, lt=1, description="lora: dropout on the adapter's input")
+    target_modules: Optional[list[str]] = Field(
+        None, description="module names to adapt; default lora: query, value; ia3: key, value, output.dense")
+    layer_decay: Optional[float] = Field(None, gt=0, le=1, description="discriminative lr per transformer layer")
+
+
 class TrainConfig(Section):
     epochs: int = Field(10, ge=1, json_schema_extra=synonyms("num_epochs", "n_epochs", "max_epochs"))
     batch_size: int = Field(32, ge=1, json_schema_extra=synonyms("batch", "bs", "train_batch_size"))
@@ -59,6 +70,7 @@ class TrainConfig(Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["fp32", "bf16"] = Field("fp32", json_schema_extra=synonyms("amp", "mixed_precision"))
     channels_last: bool = True
+    finetune: FinetuneConfig = FinetuneConfig()
 
 
 class OutputConfig(Section):

@@ -148,6 +148,22 @@ def onnx_model(bundle: Bundle) -> OnnxModel:
     return OnnxModel(file, bundle.model)
 
 
+def merge_bundle(path: str | Path, out: str | Path) -> Path:
+    """A LoRA/IA3 bundle (adapter and head) -> a plain bundle at `out` with the adapter folded into the weights."""
+    from tixel.bundle import save_bundle
+    from tixel.train.finetune import PEFT_MODES, merge
+
+    bundle = load_bundle(path)
+    mode = bundle.config.train.finetune.mode
+    if mode not in PEFT_MODES:
+        raise TixelError(f"{bundle.path}: --merge folds in a LoRA or IA3 adapter; this bundle was trained with "
+                         f"train.finetune.mode: {mode}")
+    model = merge(bundle.model)
+    finetune = bundle.config.train.finetune.model_copy(update={"mode": "full"})
+    cfg = bundle.config.model_copy(update={"train": bundle.config.train.model_copy(update={"finetune": finetune})})
+    return save_bundle(out, cfg, bundle.task, model, bundle.labels, bundle.preprocessing, bundle.metrics)
+
+
 def export(path: str | Path, format: str = "onnx", tolerance: float = 1e-4) -> dict:
     if format != "onnx":
         raise TixelError(f"--format {format}: expected onnx")

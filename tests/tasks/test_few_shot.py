@@ -65,6 +65,10 @@ def test_few_shot_trains_reports_seeds_and_round_trips(tmp_path, method):
     assert torch.allclose(first.probabilities(texts), again.probabilities(texts), atol=1e-6)
     assert [r["label"] for r in first.predict(texts)] == ["sport", "tech"]
     assert (result.bundle_dir / "encoder" / "model.safetensors").exists() == (method == "setfit")
+    from tixel.evaluate.run import evaluate_bundle
+
+    evaluated = evaluate_bundle(str(result.run_dir))
+    assert evaluated["seeds"]["mean"] == seeds["mean"] and "over 2 shot draws" in evaluated["text"]
 
 
 def test_self_training_adds_confident_unlabelled_texts_never_the_shots(tmp_path):

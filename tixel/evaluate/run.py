@@ -52,7 +52,16 @@ def evaluate_bundle(path: str, overrides: list[str] = (), data: Optional[str] = 
     history = _history(run_dir / "metrics.jsonl")
     out = Path(out_dir) if out_dir else run_dir / "report"
     device = bundle.device
-    return evaluate_split(bundle.model, bundle.task, prepared, split, out, history, device)
+    result = evaluate_split(bundle.model, bundle.task, prepared, split, out, history, device)
+    seeds = run_dir / "report" / "seeds.json"
+    if seeds.is_file() and not data:  # few-shot: one model per shot draw was fitted; the bundle keeps the first
+        summary = json.loads(seeds.read_text())
+        result["seeds"] = summary
+        result["text"] += (f"\nover {len(summary['runs'])} shot draws (seeds "
+                           f"{', '.join(str(r['seed']) for r in summary['runs'])}): accuracy mean "
+                           f"{summary['mean']:.4f}, std {summary['std']:.4f}; the report above is seed "
+                           f"{summary['runs'][0]['seed']}'s model\n")
+    return result
 
 
 def _history(path: Path) -> list:

@@ -72,7 +72,7 @@ class TransformerEncoder(nn.Module):
 
     def __init__(self, cfg: TransformerConfig, spec, pretrained: bool = True):
         super().__init__()
-        self.pooling = cfg.pooling
+        self.pooling, self.pretrained = cfg.pooling, cfg.pretrained
         self.backbone = backbone(cfg, spec, pretrained)
         self.output_dim = self.backbone.config.hidden_size
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import time
 from pathlib import Path
 from typing import Literal, Optional
 
@@ -154,10 +155,11 @@ class FewShotClassification(ZeroShotClassification):
         runs = []
         eligible = np.array([len(t.split()) >= self.options.min_words for t in train.texts])
         for seed in self.options.seeds:
+            start = time.perf_counter()
             pre, head = self.fit_seed(cfg, train.texts, targets, labels.names, seed, eligible)
             split = self.encode_split(splits[held], labels, pre)
             accuracy = float((head(split.inputs).argmax(1) == split.targets).float().mean())
-            runs.append({"seed": seed, f"{held}_accuracy": accuracy})
+            runs.append({"seed": seed, f"{held}_accuracy": accuracy, "seconds": round(time.perf_counter() - start, 1)})
             log(f"few-shot seed {seed}: {held} accuracy {accuracy:.4f}")
             if len(runs) == 1:
                 kept = pre, head
@@ -203,7 +205,8 @@ class FewShotClassification(ZeroShotClassification):
         values = [r[f"{held}_accuracy"] for r in runs]
         summary = {"runs": runs, "mean": statistics.mean(values),
                    "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-                   "shots_per_class": self.options.shots_per_class, "method": self.options.method}
+                   "shots_per_class": self.options.shots_per_class, "method": self.options.method,
+                   "options": self.options.model_dump()}
         (run_dir / "report").mkdir(parents=True, exist_ok=True)
         (run_dir / "report" / "seeds.json").write_text(json.dumps(summary, indent=2))
         print(f"few-shot over {len(values)} seed(s): {held} accuracy mean {summary['mean']:.4f}, std {summary['std']:.4f}")

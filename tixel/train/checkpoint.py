@@ -50,18 +50,20 @@ def load_checkpoint(path: str | Path) -> dict:
         raise TixelError(f"{path}: cannot load checkpoint ({err})") from None
 
 
-def save_weights(model: torch.nn.Module, path: str | Path) -> None:
+def save_weights(model: torch.nn.Module, path: str | Path, state: dict | None = None) -> None:
+    """The model's state dict (or the given part of it) as safetensors, written atomically."""
     from safetensors.torch import save_file
 
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in (state or model.state_dict()).items()}
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp))
 
 
-def load_weights(model: torch.nn.Module, path: str | Path) -> None:
+def load_weights(model: torch.nn.Module, path: str | Path, partial: bool = False) -> None:
+    """Every tensor must fit; with `partial` (a PEFT bundle: adapter and head only) the model may have more."""
     from safetensors.torch import load_file
 
     state = load_file(str(path))
     missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
+    if unexpected or (missing and not partial):
         raise TixelError(f"{path}: weights do not fit the model (missing {missing}, unexpected {unexpected})")

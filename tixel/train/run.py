@@ -15,6 +15,7 @@ from tixel.config import to_dict, validate
 from tixel.errors import ConfigError, TixelError
 from tixel.tasks import create_task
 from tixel.train import loop
+from tixel.train.finetune import apply_finetune, parameter_groups
 from tixel.train.checkpoint import load_weights, write_text
 
 
@@ -92,7 +93,7 @@ def make_job(cfg, task, prepared, model, run_dir: Path, device: torch.device) ->
     def evaluate(m):  # without a validation split only train_* metrics are logged
         return task.validate(m, val, cfg.train.eval_batch_size, k, device) if val is not None else {}
 
-    optimizer = create_optimizer([p for p in model.parameters() if p.requires_grad], cfg.train)
+    optimizer = create_optimizer(parameter_groups(model, cfg.train.lr, cfg.train.finetune), cfg.train)
     return loop.TrainJob(
         model=model, optimizer=optimizer, scheduler=create_scheduler(optimizer, len(train), cfg.train),
         train=train, evaluate=evaluate,
@@ -117,7 +118,7 @@ def train(cfg, config_path: Optional[str] = None, resume: Optional[str] = None, 
         prepared, model = task.fit(cfg, run_dir, log)
         return finish(cfg, task, prepared, model.to(device), run_dir, loop.TrainState(), device, log)
     prepared = task.prepare(cfg)
-    model = task.build_model(cfg, prepared.labels, prepared.preprocessing).to(device)
+    model = apply_finetune(task.build_model(cfg, prepared.labels, prepared.preprocessing), cfg.train.finetune).to(device)
     job = make_job(cfg, task, prepared, model, run_dir, device)
     if resume:
         loop.restore(job, run_dir / "checkpoints" / "last.pt")

@@ -61,15 +61,39 @@ def train(
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ):
     """Train a model; writes the run folder (checkpoints, metrics.jsonl, bundle/, report/)."""
+    _run(config, set_, resume, progress, "train")
+
+
+PRETRAIN_TASKS = ("masked_lm",)
+
+
+@app.command()
+@guarded
+def pretrain(
+    config: Path = typer.Argument(..., help="Experiment YAML with a self-supervised task (task: masked_lm)."),
+    set_: List[str] = typer.Option([], "--set", help=SET_HELP),
+    resume: Optional[Path] = typer.Option(None, help="Run folder to resume from its last checkpoint."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+):
+    """Pretrain an encoder on unlabelled data; writes RUN/encoder/, which fine-tuning loads as
+    model.encoder.pretrained: RUN/encoder."""
+    _run(config, set_, resume, progress, "pretrain")
+
+
+def _run(config: Path, set_: list, resume: Optional[Path], progress: bool, command: str) -> None:
     from tixel.config import load_config
+    from tixel.errors import ConfigError
     from tixel.train.loop import Interrupted
     from tixel.train.run import train as run_training
 
     cfg = load_config(config, set_)
+    if command == "pretrain" and cfg.task not in PRETRAIN_TASKS:
+        raise ConfigError(f"{config}: task {cfg.task} is supervised; `tixel pretrain` runs {', '.join(PRETRAIN_TASKS)} "
+                          "(use `tixel train` for this config)")
     try:
         result = run_training(cfg, str(config), str(resume) if resume else None, progress=progress)
     except Interrupted as stop:
-        typer.echo(f"interrupted: checkpoint saved. Resume with:\n  tixel train {config} --resume {stop}", err=True)
+        typer.echo(f"interrupted: checkpoint saved. Resume with:\n  tixel {command} {config} --resume {stop}", err=True)
         raise typer.Exit(130)
     typer.echo(f"bundle: {result.bundle_dir}\nreport: {result.report_dir}")
 

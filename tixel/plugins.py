@@ -9,6 +9,7 @@ BUILTINS = (
     "tixel.data.tabular",
     "tixel.data.text_folder",
     "tixel.data.conll",
+    "tixel.data.unlabelled",
     "tixel.models.cnn",
     "tixel.models.rnn",
     "tixel.models.text_cnn",
@@ -18,6 +19,7 @@ BUILTINS = (
     "tixel.tasks.ner",
     "tixel.tasks.zero_shot",
     "tixel.tasks.few_shot",
+    "tixel.pretrain.mlm",
 )
 
 _loaded = False

@@ -10,7 +10,7 @@ from tixel.data.tabular import jsonl_records, open_text
 from tixel.errors import DataError
 
 
-def read_texts(path: str, column: Optional[str] = None) -> Iterator[str]:
+def read_texts(path: str, column: Optional[str] = None, quoting: bool = True) -> Iterator[str]:
     if path == "-":
         yield from (line.rstrip("\n") for line in sys.stdin if line.strip())
         return
@@ -18,7 +18,9 @@ def read_texts(path: str, column: Optional[str] = None) -> Iterator[str]:
     suffix = Path(p.name.removesuffix(".gz")).suffix.lower()
     with open_text(p, "utf-8") as handle:
         if suffix in (".csv", ".tsv"):
-            yield from _column(csv.DictReader(handle, delimiter="\t" if suffix == ".tsv" else ","), column or "text", p)
+            reader = csv.DictReader(handle, delimiter="\t" if suffix == ".tsv" else ",",
+                                    quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE)
+            yield from _column(reader, column or "text", p)
         elif suffix == ".jsonl":
             yield from _field(handle, column or "text", p)
         else:

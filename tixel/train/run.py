@@ -15,8 +15,8 @@ from tixel.config import to_dict, validate
 from tixel.errors import ConfigError, TixelError
 from tixel.tasks import create_task
 from tixel.train import loop
-from tixel.train.finetune import apply_finetune, parameter_groups
 from tixel.train.checkpoint import load_weights, write_text
+from tixel.train.finetune import apply_finetune, parameter_groups
 
 
 @dataclass
@@ -117,7 +117,7 @@ def train(cfg, config_path: Optional[str] = None, resume: Optional[str] = None, 
         write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
         prepared, model = task.fit(cfg, run_dir, log)
         return finish(cfg, task, prepared, model.to(device), run_dir, loop.TrainState(), device, log)
-    prepared = task.prepare(cfg)
+    prepared = prepare_run(task, cfg, run_dir, bool(resume))
     model = apply_finetune(task.build_model(cfg, prepared.labels, prepared.preprocessing), cfg.train.finetune).to(device)
     job = make_job(cfg, task, prepared, model, run_dir, device)
     if resume:
@@ -131,6 +131,25 @@ def train(cfg, config_path: Optional[str] = None, resume: Optional[str] = None, 
         if on_event:
             on_event(job, event)
     return finish(cfg, task, prepared, job.model, job.run_dir, job.state, job.device, log)
+
+
+def prepare_run(task, cfg, run_dir: Path, resume: bool):
+    """Labels and preprocessing fitted on train and kept in RUN/preprocessing; a resumed run reads them
+    back instead of fitting again, since a refit can differ (the `tokenizers` WordPiece trainer breaks ties
+    between equally frequent merges in hash order, so two fits of one corpus can give other tokens)."""
+    import json
+
+    from tixel.data.labels import LabelSet
+
+    saved = run_dir / "preprocessing"
+    if resume and (saved / "labels.json").is_file():
+        labels = LabelSet(json.loads((saved / "labels.json").read_text(encoding="utf-8")))
+        return task.prepare(cfg, labels, task.load_preprocessing(saved))
+    prepared = task.prepare(cfg)
+    saved.mkdir(parents=True, exist_ok=True)
+    task.save_preprocessing(prepared.preprocessing, saved)
+    write_text(saved / "labels.json", json.dumps(prepared.labels.names, ensure_ascii=False))
+    return prepared
 
 
 def _log_start(log, cfg, model, prepared, job, run_dir):
@@ -162,5 +181,7 @@ def finish(cfg, task, prepared, model, run_dir: Path, state: loop.TrainState, de
     metrics = {"best_epoch": state.best_epoch, cfg.train.monitor: state.best,
                **{f"{split}_{k}": v for k, v in result["metrics"].items()}}
     bundle_dir = save_bundle(run_dir / "bundle", cfg, task, model, prepared.labels, prepared.preprocessing, metrics)
+    if hasattr(task, "after_save"):  # pretraining: the encoder as a folder that fine-tuning loads
+        log(f"encoder: {task.after_save(model, prepared.preprocessing, run_dir)}")
     log(f"{split}: " + "  ".join(f"{k} {v:.4f}" for k, v in result["metrics"].items()))
     return RunResult(run_dir, bundle_dir, report_dir, state.history, result["metrics"])

@@ -1,0 +1,163 @@
+"""Masked-language-model pretraining of the transformer encoder (`task: masked_lm`).
+
+Masking is transformers' own `DataCollatorForLanguageModeling.torch_mask_tokens`: 15 % of the tokens
+are chosen, and of those 80 % become [MASK], 10 % a random token, and 10 % stay as they are. With
+`whole_word_mask` every piece of a chosen word is masked together. It draws from torch's global RNG,
+which the trainer's checkpoints save, so a resumed run masks exactly as an uninterrupted one.
+The MLM head is transformers' `BertOnlyMLMHead`. The result is a Hugging Face folder, `RUN/encoder/`
+(config.json, model.safetensors, tokenizer.json). `model.encoder.pretrained: RUN/encoder` fine-tunes it,
+and `model.encoder.pretrained: RUN/encoder` with `task: masked_lm` continues pretraining on new text.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from tixel.config import Section
+from tixel.data.labels import LabelSet
+from tixel.errors import ConfigError
+from tixel.models import create_encoder
+from tixel.registry import register, register_task
+from tixel.tasks.base import Prepared, Split
+from tixel.tasks.text_classification import TextClassification
+
+
+class PretrainConfig(Section):
+    mask_probability: float = Field(0.15, gt=0, lt=1)
+    whole_word_mask: bool = Field(False, description="mask every word piece of a chosen word together")
+
+
+register("section", "pretrain", PretrainConfig)(PretrainConfig)
+
+
+class MaskedLM(nn.Module):
+    def __init__(self, encoder: nn.Module):
+        super().__init__()
+        from transformers.models.bert.modeling_bert import BertOnlyMLMHead
+
+        self.encoder = encoder
+        self.head = BertOnlyMLMHead(encoder.backbone.config)
+
+    def forward(self, batch: dict):
+        """(token logits, labels): the labels travel with the batch because the masking makes them."""
+        return self.head(self.encoder.sequence(batch)), batch.get("mlm_labels")
+
+
+class Masker:
+    """Masks a batch's input_ids in place of the originals and adds `mlm_labels` (-100 where unmasked)."""
+
+    def __init__(self, pre, cfg: PretrainConfig):
+        from transformers import (
+            DataCollatorForLanguageModeling,
+            PreTrainedTokenizerFast,
+        )
+
+        tok = PreTrainedTokenizerFast(tokenizer_object=pre.tokenizer, pad_token="[PAD]", mask_token="[MASK]",
+                                      unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]")
+        if tok.mask_token_id is None or tok.mask_token_id == tok.unk_token_id:
+            raise ConfigError("task masked_lm: the tokenizer has no [MASK] token")
+        self.tokenizer = tok
+        self.collator = DataCollatorForLanguageModeling(tok, mlm_probability=cfg.mask_probability,
+                                                        whole_word_mask=cfg.whole_word_mask)
+        self.special = torch.tensor(sorted(set(tok.all_special_ids)))
+
+    def __call__(self, batch: dict) -> dict:
+        ids = batch["input_ids"]
+        special = torch.isin(ids, self.special) | (batch["attention_mask"] == 0)
+        offsets = self.offsets(ids) if self.collator.whole_word_mask else None
+        masked, labels = self.collator.torch_mask_tokens(ids.clone(), special.long(), offsets)
+        return {**batch, "input_ids": masked, "mlm_labels": labels}
+
+    def offsets(self, ids: torch.Tensor):
+        """Character offsets of each token, which the whole-word masking reads word boundaries from."""
+        import numpy as np
+
+        rows = []
+        for row in ids.tolist():
+            text = self.tokenizer.decode(row, skip_special_tokens=False)
+            enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+            mapping = enc["offset_mapping"][: len(row)]
+            rows.append(mapping + [(0, 0)] * (len(row) - len(mapping)))
+        return np.array(rows)
+
+
+@register_task("masked_lm")
+class MaskedLMTask(TextClassification):
+    name = "masked_lm"
+    metric_names = ("loss", "accuracy", "perplexity")
+    hits = None
+
+    def configure(self, cfg):
+        if cfg.model.encoder.type != "transformer":
+            raise ConfigError("task masked_lm: model.encoder.type must be transformer")
+        self.options = cfg.pretrain or PretrainConfig()
+        self.bucket = bool(getattr(cfg.data, "bucket", True))
+        self.masker = None
+        return self
+
+    def prepare(self, cfg, labels=None, pre=None) -> Prepared:
+        prepared = super().prepare(cfg, LabelSet([]), pre)
+        self.masker = Masker(prepared.preprocessing, self.options)
+        return prepared
+
+    def targets(self, data, labels) -> torch.Tensor:
+        return torch.zeros(len(data), dtype=torch.long)  # the labels are made by masking, per batch
+
+    def build_model(self, cfg, labels, pre, pretrained: bool = True) -> MaskedLM:
+        return MaskedLM(create_encoder(cfg.model.encoder, pre, pretrained))
+
+    def augmenter(self, cfg):
+        return self.masker
+
+    def loss(self, cfg, prepared):
+        return lambda out, _: mlm_loss(*out)
+
+    def validate(self, model, split: Split, batch_size: int, k: int, device) -> dict:
+        """Masked-token loss and accuracy on a fixed masking of the split (the same every epoch)."""
+        from tixel.train.loop import to_device
+
+        state = torch.get_rng_state()
+        torch.manual_seed(0)
+        loss_sum, right, count = 0.0, 0, 0
+        model.eval()
+        with torch.no_grad():
+            for x, _ in self.batches(split, batch_size, shuffle=False).epoch():
+                logits, labels = model(to_device(self.masker(x), device))
+                chosen = labels != -100
+                loss_sum += float(mlm_loss(logits, labels)) * int(chosen.sum())
+                right += int((logits.argmax(-1)[chosen] == labels[chosen]).sum())
+                count += int(chosen.sum())
+        torch.set_rng_state(state)
+        loss = loss_sum / max(1, count)
+        return {"loss": loss, "accuracy": right / max(1, count), "perplexity": math.exp(min(loss, 50))}
+
+    def report(self, model, prepared, split: str, out_dir: Path, history: list, device) -> dict:
+        metrics = self.validate(model, prepared.splits[split], 64, 0, device)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        text = (f"masked-LM on the {split} split: loss {metrics['loss']:.4f}, masked-token accuracy "
+                f"{metrics['accuracy']:.4f}, perplexity {metrics['perplexity']:.2f}")
+        (out_dir / "report.txt").write_text(text + "\n")
+        return {"metrics": metrics, "text": text, "dir": out_dir}
+
+    def after_save(self, model: MaskedLM, pre, run_dir: Path) -> Path:
+        """The encoder as a Hugging Face folder, what fine-tuning loads with `pretrained: RUN/encoder`."""
+        from transformers.utils import logging as hf_logging
+
+        folder = run_dir / "encoder"
+        hf_logging.disable_progress_bar()
+        try:
+            model.encoder.backbone.save_pretrained(folder)
+        finally:
+            hf_logging.enable_progress_bar()
+        pre.tokenizer.save(str(folder / "tokenizer.json"))
+        return folder
+
+
+def mlm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return nn.functional.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100)

@@ -249,6 +249,21 @@ def export(
                f"{report['examples_from']} (tolerance {report['tolerance']:g}); exported in {report['export_seconds']} s")
 
 
+@app.command()
+@guarded
+def compare(
+    runs: List[Path] = typer.Argument(..., help="Two or more run folders or bundles."),
+    metric: Optional[str] = typer.Option(None, help="The metric to chart (default: the first shared test_ metric)."),
+    out: Path = typer.Option(Path("runs/compare"), help="Where compare.txt, compare.json and compare.png go."),
+):
+    """The runs' held-out metrics side by side (e.g. scratch, frozen, LoRA, full), with a PNG bar chart."""
+    from tixel.evaluate.compare import compare as run_compare
+
+    result = run_compare(runs, out, metric)
+    typer.echo(result["table"])
+    typer.echo(f"chart: {out / 'compare.png'}")
+
+
 @config_app.command("check")
 @guarded
 def config_check(

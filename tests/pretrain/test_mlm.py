@@ -69,7 +69,7 @@ def test_pretrain_lowers_the_loss_and_fine_tunes_from_its_encoder(tmp_path):
     assert losses[-1] < losses[0] and result.test_metrics["accuracy"] > 0.4
     folder = result.run_dir / "encoder"
     assert json.loads((folder / "config.json").read_text())["num_hidden_layers"] == 2
-    raw = text_config(tmp_path, {"type": "transformer", "pretrained": str(folder)}, epochs=5, lr=0.003)
+    raw = text_config(tmp_path, {"type": "transformer", "from": str(folder)}, epochs=5, lr=0.003)  # = pretrained
     raw["data"]["tokenizer"] = {"max_length": 32}  # kind auto: the pretrained folder's own tokenizer
     tuned = train(validate(raw), **QUIET)
     assert tuned.test_metrics["accuracy"] >= 0.7

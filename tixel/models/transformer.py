@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal, Optional
 
 import torch
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from torch import nn
 
 from tixel.config import Section
@@ -16,7 +16,9 @@ from tixel.registry import register_encoder
 
 class TransformerConfig(Section):
     type: Literal["transformer"]
-    pretrained: Optional[str] = Field(None, description="minilm-l6, or a local Hugging Face folder")
+    pretrained: Optional[str] = Field(None, validation_alias=AliasChoices("pretrained", "from"),
+                                      description="minilm-l6, or a local Hugging Face folder such as a "
+                                                  "`tixel pretrain` run's RUN/encoder (also spelt `from`)")
     hidden_size: int = Field(256, ge=8, json_schema_extra={"synonyms": ["d_model", "dim"]})
     layers: int = Field(4, ge=1, json_schema_extra={"synonyms": ["num_layers", "num_hidden_layers"]})
     heads: int = Field(4, ge=1, json_schema_extra={"synonyms": ["num_heads", "num_attention_heads"]})

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tixel.bundle import Bundle, attach, load_bundle, resolve
+from tixel.bundle import Bundle, attach, load_bundle
 from tixel.errors import TixelError
 
 EXPORTABLE = ("image_classification", "text_classification", "ner")
@@ -41,7 +41,8 @@ def export_onnx(path: str | Path, tolerance: float = 1e-4, max_examples: int = 2
     batches, source = held_batches(bundle, max_examples)
     # The graph is traced on a small fixed batch: a held batch of 32 rows can share its size with a layer
     # width, and the tracer then wrongly ties the batch axis to that constant.
-    example = synthetic_batches(bundle)[0]
+    synthetic = synthetic_batches(bundle)
+    example = synthetic[0]
     names, args = graph_inputs(example)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(dir=bundle.path.parent) as tmp:
@@ -50,7 +51,7 @@ def export_onnx(path: str | Path, tolerance: float = 1e-4, max_examples: int = 2
                                     output_names=["logits"], dynamic_shapes=_dynamic(example, args), dynamo=True)
         program.save(str(file), external_data=True)
         seconds = time.perf_counter() - start
-        diff = parity(OnnxModel(file, bundle.model), bundle.model, batches + synthetic_batches(bundle))
+        diff = parity(OnnxModel(file, bundle.model), bundle.model, batches + synthetic)
         report = {"max_abs_diff": diff, "tolerance": tolerance, "passed": diff <= tolerance, "examples_from": source,
                   "batches": len(batches), "export_seconds": round(seconds, 2), "torch_version": torch.__version__,
                   "inputs": names}
@@ -64,12 +65,13 @@ def export_onnx(path: str | Path, tolerance: float = 1e-4, max_examples: int = 2
 def held_batches(bundle: Bundle, max_examples: int, batch_size: int = 32) -> tuple[list, str]:
     """Batches of the bundle's held-out split, or synthetic ones when its data cannot be read here."""
     from tixel.errors import DataError
+    from tixel.evaluate.run import report_split
 
     try:
         prepared = bundle.task.prepare(bundle.config, bundle.labels, bundle.preprocessing)
     except (DataError, OSError):
         return synthetic_batches(bundle), "synthetic"
-    name = next(n for n in ("test", "validation", "train") if n in prepared.splits)
+    name = report_split(prepared)
     batches = []
     for x, _ in bundle.task.batches(prepared.splits[name], batch_size, shuffle=False).epoch():
         batches.append(x)
@@ -142,7 +144,7 @@ class OnnxModel:
 
 
 def onnx_model(bundle: Bundle) -> OnnxModel:
-    file = resolve(bundle.path) / "model.onnx"
+    file = bundle.path / "model.onnx"
     if not file.is_file():
         raise TixelError(f"{bundle.path}: no model.onnx; run `tixel export {bundle.path} --format onnx` first")
     return OnnxModel(file, bundle.model)

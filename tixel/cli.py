@@ -64,7 +64,7 @@ def train(
     _run(config, set_, resume, progress, "train")
 
 
-PRETRAIN_TASKS = ("masked_lm",)
+PRETRAIN_TASKS = ("masked_lm", "simclr")
 
 
 @app.command()

@@ -20,6 +20,7 @@ BUILTINS = (
     "tixel.tasks.zero_shot",
     "tixel.tasks.few_shot",
     "tixel.pretrain.mlm",
+    "tixel.pretrain.simclr",
 )
 
 _loaded = False

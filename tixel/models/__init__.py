@@ -26,7 +26,8 @@ def create_encoder(cfg, spec, pretrained: bool = True) -> nn.Module:
 def build_classifier(model_cfg, spec, num_classes: int, pretrained: bool = True) -> Classifier:
     encoder = create_encoder(model_cfg.encoder, spec, pretrained)
     model = Classifier(encoder, ClassificationHead(encoder.output_dim, num_classes, model_cfg.head))
-    initialize(model, model_cfg.init)
+    loaded = pretrained and getattr(model_cfg.encoder, "pretrained", None)
+    initialize(model.head if loaded else model, model_cfg.init)  # never re-initialise loaded weights
     return model
 
 

@@ -1,10 +1,12 @@
 """A configurable 2-D CNN encoder: conv blocks, then flatten or global pooling."""
 from __future__ import annotations
 
-from typing import Literal, Union
+import json
+from pathlib import Path
+from typing import Literal, Optional, Union
 
 import torch
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from torch import nn
 
 from tixel.config import Section
@@ -34,8 +36,33 @@ class ConvBlock(Section):
 
 class CNNConfig(Section):
     type: Literal["cnn"]
+    pretrained: Optional[str] = Field(None, validation_alias=AliasChoices("pretrained", "from"),
+                                      description="an encoder folder written by `tixel pretrain` (task simclr); "
+                                                  "its blocks are used unless given here (also spelt `from`)")
     blocks: list[ConvBlock] = Field(default_factory=lambda: [ConvBlock(channels=32)], min_length=1)
     global_pool: Literal["flatten", "avg", "max"] = "flatten"
+
+    @model_validator(mode="after")
+    def _architecture_of_pretrained(self):
+        """Blocks not written in the config come from the folder, so the saved config (and a bundle's)
+        spells out the architecture and loads without the folder."""
+        if self.pretrained and not {"blocks", "global_pool"} <= self.model_fields_set:
+            spec = read_encoder_spec(self.pretrained)
+            for key in ("blocks", "global_pool"):
+                if key not in self.model_fields_set:
+                    setattr(self, key, CNNConfig.model_validate({"type": "cnn", key: spec[key]}).__dict__[key])
+        return self
+
+
+def read_encoder_spec(folder: str) -> dict:
+    path = Path(folder).expanduser() / "encoder.json"
+    if not path.is_file():
+        raise ValueError(f"no pretrained image encoder at {folder} (no encoder.json; "
+                         "write one with `tixel pretrain` and task: simclr)")
+    spec = json.loads(path.read_text())
+    if spec.get("type") != "cnn":
+        raise ValueError(f"{path}: an encoder of type {spec.get('type')!r}, not cnn")
+    return spec
 
 
 def conv_block(in_ch: int, cfg: ConvBlock) -> nn.Sequential:
@@ -72,6 +99,19 @@ class CNNEncoder(nn.Module):
         self.pool = {"flatten": nn.Flatten(), "avg": nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()),
                      "max": nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten())}[cfg.global_pool]
         self.output_dim = self._probe_dim(input_shape)
+        if cfg.pretrained and pretrained:
+            self._load(cfg)
+
+    def _load(self, cfg: CNNConfig) -> None:
+        from tixel.train.checkpoint import load_weights
+
+        spec = read_encoder_spec(cfg.pretrained)
+        mine = cfg.model_dump(mode="json")
+        for key in ("blocks", "global_pool"):
+            if spec[key] != mine[key]:
+                raise ConfigError(f"model.encoder.{key}: differs from the pretrained encoder's in "
+                                  f"{cfg.pretrained}/encoder.json ({spec[key]}); leave it out to use the folder's")
+        load_weights(self, Path(cfg.pretrained).expanduser() / "encoder.safetensors")
 
     def _probe_dim(self, input_shape) -> int:
         was_training = self.training

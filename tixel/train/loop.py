@@ -100,6 +100,8 @@ def train_epoch(job: TrainJob) -> Iterator[Step]:
         state.epoch_rng = job.generator.get_state()
     job.generator.set_state(state.epoch_rng)  # replays this epoch's shuffle on resume
     model.train()
+    if job.cfg.finetune.mode == "frozen":  # a probe reads fixed features: no dropout, no batch-norm updates
+        model.encoder.eval()
     started = time.perf_counter()
     for x, y in job.train.epoch(job.generator, start=state.step):
         loss, hits = train_step(job, x, y)

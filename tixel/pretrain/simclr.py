@@ -1,0 +1,129 @@
+"""Contrastive self-supervised pretraining of an image encoder (`task: simclr`; Chen et al. 2020).
+
+Each batch of N unlabelled images becomes 2N augmented views (tixel/pretrain/views.py); the encoder and
+a small projection MLP map them to vectors, and the NT-Xent loss pulls the two views of one image
+together against the other 2N - 2 views. Labels are never read. The result is `RUN/encoder/`
+(encoder.json, encoder.safetensors, preprocessing.json), which `model.encoder.from: RUN/encoder`
+fine-tunes; the projection head is dropped, as in the paper.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import nn
+
+from tixel.config import Section, to_dict
+from tixel.data.labels import LabelSet
+from tixel.errors import ConfigError
+from tixel.models import create_encoder
+from tixel.pretrain.views import ViewConfig, two_views
+from tixel.registry import register, register_task
+from tixel.tasks.base import Prepared, Split
+from tixel.tasks.image_classification import ImageClassification
+
+
+class SimCLRConfig(Section):
+    temperature: float = Field(0.2, gt=0, description="NT-Xent temperature tau")
+    projection_dim: int = Field(128, ge=1)
+    projection_hidden: int = Field(512, ge=1)
+    views: ViewConfig = ViewConfig()
+
+
+register("section", "simclr", SimCLRConfig)(SimCLRConfig)
+
+
+def nt_xent(z: torch.Tensor, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss, top-1 hits): rows i and i + N of `z` are the two views of image i."""
+    z = F.normalize(z.float(), dim=1)
+    n = z.shape[0] // 2
+    sim = z @ z.T / temperature
+    sim.fill_diagonal_(float("-inf"))  # a view is not its own positive
+    positive = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)
+    return F.cross_entropy(sim, positive), (sim.argmax(1) == positive).sum()
+
+
+class SimCLRModel(nn.Module):
+    def __init__(self, encoder: nn.Module, cfg: SimCLRConfig):
+        super().__init__()
+        self.encoder = encoder
+        self.projector = nn.Sequential(nn.Linear(encoder.output_dim, cfg.projection_hidden), nn.ReLU(),
+                                       nn.Linear(cfg.projection_hidden, cfg.projection_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.projector(self.encoder(x))
+
+
+@register_task("simclr")
+class SimCLRTask(ImageClassification):
+    name = "simclr"
+    metric_names = ("loss", "accuracy")  # accuracy: how often a view's nearest other view is its pair
+
+    def configure(self, cfg):
+        if cfg.model.encoder.type != "cnn":
+            raise ConfigError("task simclr: model.encoder.type must be cnn")
+        self.options = cfg.simclr or SimCLRConfig()
+        self.encoder_cfg = cfg.model.encoder
+        return self
+
+    def prepare(self, cfg, labels=None, pre=None) -> Prepared:
+        return super().prepare(cfg, LabelSet([]), pre)
+
+    def targets(self, data, labels) -> torch.Tensor:
+        return torch.zeros(len(data), dtype=torch.long)  # unused: the pairs are the supervision
+
+    def build_model(self, cfg, labels, pre, pretrained: bool = True) -> SimCLRModel:
+        model = SimCLRModel(create_encoder(cfg.model.encoder, pre.input_shape, pretrained), self.options)
+        return model.to(memory_format=torch.channels_last) if cfg.train.channels_last else model
+
+    def augmenter(self, cfg):
+        return lambda x: two_views(x, self.options.views)
+
+    def loss(self, cfg, prepared):
+        return lambda z, _: nt_xent(z, self.options.temperature)[0]
+
+    @property
+    def hits(self):
+        return None
+
+    def validate(self, model, split: Split, batch_size: int, k: int, device) -> dict:
+        """NT-Xent and pair accuracy on fixed views of the split (the same every epoch), in batches of 256."""
+        from tixel.train.loop import to_device
+
+        state = torch.get_rng_state()
+        torch.manual_seed(0)
+        loss_sum, hits, views = 0.0, 0, 0
+        model.eval()
+        with torch.no_grad():
+            for x, _ in self.batches(split, 256, shuffle=False).epoch():
+                loss, right = nt_xent(model(to_device(two_views(x, self.options.views), device)),
+                                      self.options.temperature)
+                loss_sum, hits, views = loss_sum + float(loss) * 2 * len(x), hits + int(right), views + 2 * len(x)
+        torch.set_rng_state(state)
+        return {"loss": loss_sum / max(1, views), "accuracy": hits / max(1, views)}
+
+    def report(self, model, prepared, split: str, out_dir: Path, history: list, device) -> dict:
+        metrics = self.validate(model, prepared.splits[split], 256, 0, device)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        text = (f"SimCLR on the {split} split: NT-Xent {metrics['loss']:.4f}, "
+                f"pair accuracy {metrics['accuracy']:.4f}")
+        (out_dir / "report.txt").write_text(text + "\n")
+        return {"metrics": metrics, "text": text, "dir": out_dir}
+
+    def after_save(self, model: SimCLRModel, pre, run_dir: Path) -> Path:
+        return save_encoder(model.encoder, self.encoder_cfg, pre, run_dir / "encoder")
+
+
+def save_encoder(encoder: nn.Module, encoder_cfg, pre, folder: Path) -> Path:
+    """An image encoder folder: its config (without `pretrained`), safetensors weights and preprocessing."""
+    from tixel.train.checkpoint import save_weights, write_text
+
+    spec = {k: v for k, v in to_dict(encoder_cfg).items() if k != "pretrained"}
+    save_weights(encoder, folder / "encoder.safetensors")
+    write_text(folder / "encoder.json", json.dumps(spec, indent=2))
+    write_text(folder / "preprocessing.json", json.dumps(pre.to_dict(), indent=2))
+    return folder

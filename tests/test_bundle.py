@@ -14,8 +14,9 @@ from tixel.train.run import train
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from tiny import TINY
     import copy
+
+    from tiny import TINY
 
     raw = copy.deepcopy(TINY)
     raw["output"] = {"dir": str(tmp_path_factory.mktemp("runs")), "name": "b"}

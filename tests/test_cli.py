@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import yaml
 from PIL import Image
-
 from tiny import TINY
 
 

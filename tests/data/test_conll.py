@@ -4,7 +4,13 @@ import json
 import pytest
 
 from tixel.data import tags as tagging
-from tixel.data.conll import ConllData, NerJsonlData, read_conll, read_ner_jsonl, to_jsonl_record
+from tixel.data.conll import (
+    ConllData,
+    NerJsonlData,
+    read_conll,
+    read_ner_jsonl,
+    to_jsonl_record,
+)
 from tixel.data.words import join_tokens, split_words
 from tixel.errors import DataError
 

@@ -4,7 +4,7 @@ import struct
 import numpy as np
 import pytest
 
-from tixel.data.idx import read_idx, read_pair, IdxPair
+from tixel.data.idx import IdxPair, read_idx, read_pair
 from tixel.errors import DataError
 
 

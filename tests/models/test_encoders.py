@@ -50,9 +50,9 @@ def test_non_monotone_activation_keeps_the_textbook_order():
 
 def test_seed_network_shape(tiny_raw):
     """Conv2D(32, 3x3) -> MaxPool(2) -> Flatten -> Dense(10) on 28x28: 5408 features, 54,410 parameters."""
-    from tixel.config import load_config
-
     from pathlib import Path
+
+    from tixel.config import load_config
 
     cfg = load_config(Path(__file__).parents[2] / "examples" / "mnist-seed-cnn.yaml")
     model = build_classifier(cfg.model, (1, 28, 28), 10)

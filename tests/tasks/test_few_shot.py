@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from text_data import write_jsonl
+
 from tixel.config import validate
 from tixel.predict import Predictor
 from tixel.tasks.few_shot import FewShotConfig, pairs, prompt_shots, sample_shots

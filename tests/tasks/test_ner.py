@@ -5,8 +5,8 @@ import sys
 
 import pytest
 import torch
-
 from ner_data import ner_config, write_chinese
+
 from tixel.config import validate
 from tixel.predict import Predictor
 from tixel.train.run import train
@@ -75,9 +75,9 @@ def test_tiny_transformer_tagger_trains(tmp_path):
 
 
 def test_subword_alignment_with_minilm_tokenizer():
+    from tixel.data.pretrained import resolve
     from tixel.data.tag_preprocess import TaggingPreprocessing
     from tixel.data.tokenize import load_tokenizer
-    from tixel.data.pretrained import resolve
 
     tok = load_tokenizer(resolve("minilm-l6"))
     pre = TaggingPreprocessing(tok, max_length=12, stride=2)
@@ -112,6 +112,7 @@ def test_crf_weights_in_bundle(rnn_run):
 
 def test_evaluate_on_another_labelled_conll_file(rnn_run, tmp_path):
     from ner_data import write_conll
+
     from tixel.evaluate.run import evaluate_bundle
 
     write_conll(tmp_path / "other.txt", 30, seed=7)

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 import torch
-
 from text_data import sentiment_rows, text_config, write_jsonl
+
 from tixel.config import validate
 from tixel.predict import Predictor
 from tixel.train.run import train

@@ -4,7 +4,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from tixel.data.images import ImageDataBase, ImageSet, list_images, load_image, stack_images
+from tixel.data.images import (
+    ImageDataBase,
+    ImageSet,
+    list_images,
+    load_image,
+    stack_images,
+)
 from tixel.data.splits import SplitFiles, read_split_files
 from tixel.errors import DataError
 from tixel.registry import register_reader

@@ -10,8 +10,8 @@ from typing import Iterator, Literal, Optional, Union
 
 from pydantic import Field
 
-from tixel.data.text import RowCollector, TextDataBase, TextSet
 from tixel.data.splits import SplitFiles, read_split_files
+from tixel.data.text import RowCollector, TextDataBase, TextSet
 from tixel.errors import DataError
 from tixel.registry import register_reader
 

@@ -6,8 +6,8 @@ from typing import Literal, Optional
 
 from pydantic import Field
 
-from tixel.data.text import TextDataBase, TextSet
 from tixel.data.splits import SplitFiles, read_split_files
+from tixel.data.text import TextDataBase, TextSet
 from tixel.errors import DataError
 from tixel.registry import register_reader
 

@@ -15,7 +15,14 @@ SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 def train_tokenizer(texts: Sequence[str], cfg):
     """cfg: TokenizerConfig. CJK characters become one token each, as in BERT, so Chinese needs no segmenter."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import (
+        Tokenizer,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
 
     kind = "wordpiece" if cfg.kind == "auto" else cfg.kind
     model, trainer = {

@@ -36,7 +36,12 @@ def token_report(gold: list, pred: list) -> tuple[str, dict]:
 
 
 def write_ner_report(out_dir: Path, gold: list, pred: list, loss: float, history: list) -> dict:
-    from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
+    from seqeval.metrics import (
+        classification_report,
+        f1_score,
+        precision_score,
+        recall_score,
+    )
 
     from tixel.evaluate import plots
 

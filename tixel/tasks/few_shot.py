@@ -28,8 +28,12 @@ from tixel.data.labels import LabelSet
 from tixel.data.splits import make_splits
 from tixel.registry import register, register_task
 from tixel.tasks.base import Prepared
-from tixel.tasks.zero_shot import (LabelSimilarity, SentencePreprocessing, ZeroShotClassification,
-                                   encoder_name)
+from tixel.tasks.zero_shot import (
+    LabelSimilarity,
+    SentencePreprocessing,
+    ZeroShotClassification,
+    encoder_name,
+)
 
 
 class FewShotConfig(Section):

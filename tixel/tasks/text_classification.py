@@ -57,8 +57,7 @@ class TextClassification(ClassificationTask):
 
 def _reader_cfg(data_cfg, fmt: str, path: str):
     """The bundle's data settings (columns, quoting, cleaning) re-targeted at another file."""
-    from tixel.data.tabular import DelimitedData, JsonlData
-
     from tixel.data.splits import retarget
+    from tixel.data.tabular import DelimitedData, JsonlData
 
     return retarget(data_cfg, JsonlData if fmt == "jsonl" else DelimitedData, fmt, path)

@@ -12,7 +12,12 @@ from typing import Any, Callable, Iterator, Optional
 
 import torch
 
-from tixel.train.checkpoint import load_checkpoint, save_checkpoint, save_weights, write_text
+from tixel.train.checkpoint import (
+    load_checkpoint,
+    save_checkpoint,
+    save_weights,
+    write_text,
+)
 
 
 @dataclass

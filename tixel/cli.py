@@ -100,6 +100,25 @@ def _run(config: Path, set_: list, resume: Optional[Path], progress: bool, comma
 
 @app.command()
 @guarded
+def tune(
+    config: Path = typer.Argument(..., help="Experiment YAML with a search: section."),
+    set_: List[str] = typer.Option([], "--set", help=SET_HELP),
+    storage: Optional[str] = typer.Option(None, help="Optuna storage URL shared by workers, e.g. "
+                                          "postgresql://user@host/db (default: sqlite in RUNS/tune-STUDY/)."),
+    trials: Optional[int] = typer.Option(None, help="Finished trials wanted in the study (default: search.trials)."),
+):
+    """Hyperparameter search (Optuna): start it N times on one --storage for N workers; rerun to resume."""
+    from tixel.tune.study import tune as run_tune
+
+    summary = run_tune(str(config), set_, storage, trials)
+    if "best_number" in summary:
+        typer.echo(f"best trial {summary['best_number']}: {summary['best_value']:.6g} {summary['best_params']}")
+    typer.echo(f"study {summary['study']}: {summary['states']}; best config and plots in "
+               f"{summary['dir']}")
+
+
+@app.command()
+@guarded
 def evaluate(
     path: Path = typer.Argument(..., help="A run folder or a bundle."),
     data: Optional[str] = typer.Option(None, help="Labelled data to evaluate on instead of the test split."),

@@ -142,12 +142,17 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set {item!r}: expected key.path=value")
-        parts = key.split(".")
-        node = raw
-        for i, part in enumerate(parts[:-1]):
-            node = _child(node, part, ".".join(parts[: i + 1]))
-        _assign(node, parts[-1], yaml.safe_load(value), key)
+        set_path(raw, key, yaml.safe_load(value))
     return raw
+
+
+def set_path(raw: dict, key: str, value: Any) -> None:
+    """Write `value` at the dotted path `key` (list items by index), creating sections on the way."""
+    parts = key.split(".")
+    node = raw
+    for i, part in enumerate(parts[:-1]):
+        node = _child(node, part, ".".join(parts[: i + 1]))
+    _assign(node, parts[-1], value, key)
 
 
 def _child(node: Any, part: str, path: str) -> Any:

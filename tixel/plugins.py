@@ -21,6 +21,7 @@ BUILTINS = (
     "tixel.tasks.few_shot",
     "tixel.pretrain.mlm",
     "tixel.pretrain.simclr",
+    "tixel.tune.space",
 )
 
 _loaded = False

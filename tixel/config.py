@@ -55,12 +55,15 @@ class FinetuneConfig(Section):
 
 class TrainConfig(Section):
     epochs: int = Field(10, ge=1, json_schema_extra=synonyms("num_epochs", "n_epochs", "max_epochs"))
-    batch_size: int = Field(32, ge=1, json_schema_extra=synonyms("batch", "bs", "train_batch_size"))
+    batch_size: int = Field(32, ge=1, description="examples per batch, over all processes under torchrun",
+                            json_schema_extra=synonyms("batch", "bs", "train_batch_size"))
     eval_batch_size: int = Field(512, ge=1)
     lr: float = Field(1e-3, gt=0, json_schema_extra=synonyms("learning_rate", "rate"))
     optimizer: OptimizerConfig = OptimizerConfig()
     schedule: ScheduleConfig = Field(ScheduleConfig(), json_schema_extra=synonyms("lr_schedule", "scheduler"))
     grad_clip: Optional[float] = Field(None, gt=0, json_schema_extra=synonyms("max_grad_norm", "clip_grad_norm"))
+    accumulate: int = Field(1, ge=1, description="batches whose gradients add up before each optimizer step",
+                            json_schema_extra=synonyms("gradient_accumulation_steps", "grad_accum", "accumulation"))
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     class_weights: Union[Literal["balanced"], dict[str, float], None] = None
     monitor: str = Field("val_loss", description="a logged metric: best checkpoint and early stopping")

@@ -34,6 +34,13 @@ class TensorBatches:
         self.inputs, self.targets = inputs, targets
         self.batch_size, self.shuffle = batch_size, shuffle
         self.bucket = bucket and isinstance(inputs, dict) and "lengths" in inputs
+        self.rank, self.world = 0, 1
+
+    def shard(self, rank: int, world: int) -> "TensorBatches":
+        """Data-parallel: every process draws the same global batches and keeps its slice of each, so a
+        run's batches (and its weights) do not depend on how many processes share them."""
+        self.rank, self.world = rank, world
+        return self
 
     def __len__(self) -> int:
         return -(-self.num_samples // self.batch_size)
@@ -56,10 +63,29 @@ class TensorBatches:
             batches += list(by_length.split(bs))
         return [batches[i] for i in torch.randperm(len(batches), generator=generator)]
 
+    def indices(self, generator: Optional[torch.Generator], start: int) -> Iterator[torch.Tensor]:
+        """This process's part of each batch; `start` skips batches already seen (exact resume)."""
+        batches = self.order(generator)
+        if self.world > 1:
+            batches = merge_small(batches, self.world)
+        for index in batches[start:]:
+            yield index[self.rank::self.world] if self.world > 1 else index
+
     def epoch(self, generator: Optional[torch.Generator] = None, start: int = 0) -> Iterator:
-        """Yield (inputs, targets) batches; `start` skips batches already seen (exact resume)."""
-        for index in self.order(generator)[start:]:
+        """Yield (inputs, targets) batches."""
+        for index in self.indices(generator, start):
             yield take(self.inputs, index), None if self.targets is None else self.targets[index]
+
+
+def merge_small(batches: list[torch.Tensor], least: int) -> list[torch.Tensor]:
+    """Every process needs at least one example of each batch: one smaller than `least` joins its neighbour."""
+    out: list[torch.Tensor] = []
+    for index in batches:
+        if out and (len(index) < least or len(out[-1]) < least):
+            out[-1] = torch.cat([out[-1], index])
+        else:
+            out.append(index)
+    return out
 
 
 def length_groups(lengths: torch.Tensor, batch_size: int, spread: float = 1.3, least: int = 4) -> list[torch.Tensor]:

@@ -34,7 +34,7 @@ class WindowBatches(TensorBatches):
     """Windows batched like texts (length buckets), with both the token and the word axis cut per batch."""
 
     def epoch(self, generator=None, start: int = 0):
-        for index in self.order(generator)[start:]:
+        for index in self.indices(generator, start):
             batch = take_windows(self.inputs, index)
             yield batch, batch["targets"]
 

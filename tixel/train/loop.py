@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterator, Optional
 
 import torch
 
+from tixel.train import distributed as ddp
 from tixel.train.checkpoint import (
     load_checkpoint,
     save_checkpoint,
@@ -74,9 +75,12 @@ class TrainJob:
     seed: int = 0
     state: TrainState = field(default_factory=TrainState)
     stop_requested: bool = False
+    world: ddp.World = ddp.SINGLE
+    forward_model: Optional[torch.nn.Module] = None  # what the train step calls: the model, or DDP around it
 
     def __post_init__(self):
-        self.generator = torch.Generator().manual_seed(self.seed)
+        self.generator = torch.Generator().manual_seed(self.seed)  # the same on every process: same batches
+        self.forward_model = self.forward_model or self.model
 
     @property
     def checkpoints(self) -> Path:
@@ -107,37 +111,73 @@ def train_epoch(job: TrainJob) -> Iterator[Step]:
     model.train()
     if job.cfg.finetune.mode == "frozen":  # a probe reads fixed features: no dropout, no batch-norm updates
         model.encoder.eval()
-    started = time.perf_counter()
-    for x, y in job.train.epoch(job.generator, start=state.step):
-        loss, hits = train_step(job, x, y)
+    started, accumulate = time.perf_counter(), job.cfg.accumulate
+    for (x, y), last in _mark_last(job.train.epoch(job.generator, start=state.step)):
+        boundary = last or (state.step + 1) % accumulate == 0  # the optimizer steps after this batch
+        loss, hits = train_step(job, x, y, boundary)
         state.step += 1
         state.global_step += 1
         state.loss_sum += loss * len(y)
         state.hits += hits
         state.seen += len(y)
         yield Step(state.epoch, state.step, loss)
-        if job.stop_requested:
+        if boundary and _stop_agreed(job):
             state.train_time += time.perf_counter() - started
             save_last(job)
             raise Interrupted(str(job.run_dir))
     state.train_time += time.perf_counter() - started
 
 
-def train_step(job: TrainJob, x, y) -> tuple[float, float]:
+def _mark_last(items: Iterator) -> Iterator[tuple[Any, bool]]:
+    """(item, is_last): the last batch of an epoch must step the optimizer, whatever the accumulation."""
+    items = iter(items)
+    try:
+        current = next(items)
+    except StopIteration:
+        return
+    for following in items:
+        yield current, False
+        current = following
+    yield current, True
+
+
+def _stop_agreed(job: TrainJob) -> bool:
+    """Ctrl-C reaches processes at different moments: all stop once any asks, at the same step."""
+    return ddp.sum_all(job.world, float(job.stop_requested))[0] > 0 if job.world.active else job.stop_requested
+
+
+def train_step(job: TrainJob, x, y, boundary: bool = True) -> tuple[float, float]:
+    """Forward and backward of one batch; the optimizer steps at accumulation boundaries. Returns the
+    batch's mean loss and its correct predictions."""
     x, y = to_device(x, job.device), to_device(y, job.device)
     if job.augment is not None:
         x = job.augment(x)
-    with torch.autocast(job.device.type, dtype=torch.bfloat16, enabled=job.cfg.precision == "bf16"):
-        out = job.model(x)
-        loss = job.loss_fn(out, y)
-    job.optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    total = ddp.sum_all(job.world, len(y))[0] if job.world.active else len(y)
+    sync = contextlib.nullcontext() if boundary or not job.world.active else job.forward_model.no_sync()
+    with sync:
+        with torch.autocast(job.device.type, dtype=torch.bfloat16, enabled=job.cfg.precision == "bf16"):
+            out = job.forward_model(x)
+            loss = job.loss_fn(out, y)
+        # this process's share of the global batch, so DDP's average over processes is the batch mean
+        (loss * (len(y) * job.world.size / total) / job.cfg.accumulate).backward()
+    if boundary:
+        optimizer_step(job, job.state.step % job.cfg.accumulate + 1)
+    hits = float(job.hits_fn(out.detach(), y)) if job.hits_fn else 0.0
+    return loss.item(), hits
+
+
+def optimizer_step(job: TrainJob, accumulated: int) -> None:
+    """`accumulated` batches added their gradients; an epoch's last group can hold fewer than
+    `train.accumulate`, and is rescaled to the mean over the batches it has."""
+    if accumulated < job.cfg.accumulate:
+        for p in job.model.parameters():
+            if p.grad is not None:
+                p.grad.mul_(job.cfg.accumulate / accumulated)
     if job.cfg.grad_clip:
         torch.nn.utils.clip_grad_norm_(job.model.parameters(), job.cfg.grad_clip)
     job.optimizer.step()
     job.scheduler.step()
-    hits = float(job.hits_fn(out.detach(), y)) if job.hits_fn else 0.0
-    return loss.item(), hits
+    job.optimizer.zero_grad(set_to_none=True)
 
 
 def to_device(batch, device: torch.device):
@@ -147,18 +187,21 @@ def to_device(batch, device: torch.device):
 
 
 def end_epoch(job: TrainJob) -> EpochEnd:
-    state = job.state
-    metrics = {"epoch": state.epoch + 1, "train_loss": state.loss_sum / max(1, state.seen)}
+    state, world = job.state, job.world
+    loss_sum, hits, seen = ddp.sum_all(world, state.loss_sum, state.hits, state.seen)  # over all processes
+    metrics = {"epoch": state.epoch + 1, "train_loss": loss_sum / max(1, seen)}
     if job.hits_fn:
-        metrics["train_accuracy"] = state.hits / max(1, state.seen)
-    metrics.update({f"val_{k}": v for k, v in job.evaluate(job.model).items()})
+        metrics["train_accuracy"] = hits / max(1, seen)
+    val = job.evaluate(job.model) if world.main else None  # one process evaluates; all decide with its result
+    metrics.update({f"val_{k}": v for k, v in ddp.broadcast(world, val).items()})
     metrics["lr"] = job.optimizer.param_groups[0]["lr"]
-    metrics["samples_per_s"] = state.seen / max(state.train_time, 1e-9)
+    metrics["samples_per_s"] = seen / max(state.train_time, 1e-9)
     metrics["epoch_time_s"] = state.train_time
     improved = _update_best(job, metrics)
     state.history.append(metrics)
     state.next_epoch()
-    write_metrics(job)
+    if world.main:
+        write_metrics(job)
     save_last(job)
     return EpochEnd(state.epoch, metrics, improved)
 
@@ -172,7 +215,8 @@ def _update_best(job: TrainJob, metrics: dict) -> bool:
         improved = False
     if improved:
         state.best, state.best_epoch, state.bad_epochs = value, metrics["epoch"], 0
-        save_weights(job.model, job.checkpoints / "best.safetensors")
+        if job.world.main:
+            save_weights(job.model, job.checkpoints / "best.safetensors")
     else:
         state.bad_epochs += 1
     return improved
@@ -193,14 +237,18 @@ def write_metrics(job: TrainJob) -> None:
 
 
 def save_last(job: TrainJob) -> None:
-    state = asdict(job.state)
+    """Rank 0 writes; every process's RNG state goes in, since each draws its own augmentations."""
+    rngs = ddp.gather(job.world, torch.get_rng_state())
+    if not job.world.main:
+        return
     save_checkpoint({
         "model": job.model.state_dict(),
         "optimizer": job.optimizer.state_dict(),
         "scheduler": job.scheduler.state_dict(),
-        "torch_rng": torch.get_rng_state(),
+        "torch_rng": rngs[0],
+        "torch_rng_ranks": rngs,
         "generator": job.generator.get_state(),
-        "state": state,
+        "state": asdict(job.state),
     }, job.checkpoints / "last.pt")
 
 
@@ -209,7 +257,8 @@ def restore(job: TrainJob, path: Path) -> None:
     job.model.load_state_dict(ckpt["model"])
     job.optimizer.load_state_dict(ckpt["optimizer"])
     job.scheduler.load_state_dict(ckpt["scheduler"])
-    torch.set_rng_state(ckpt["torch_rng"])
+    rngs = ckpt.get("torch_rng_ranks", [ckpt["torch_rng"]])
+    torch.set_rng_state(rngs[job.world.rank] if len(rngs) == job.world.size else ckpt["torch_rng"])
     job.generator.set_state(ckpt["generator"])
     job.state = TrainState(**ckpt["state"])
 

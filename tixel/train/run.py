@@ -14,6 +14,7 @@ import yaml
 from tixel.config import to_dict, validate
 from tixel.errors import ConfigError, TixelError
 from tixel.tasks import create_task
+from tixel.train import distributed as ddp
 from tixel.train import loop
 from tixel.train.checkpoint import load_weights, write_text
 from tixel.train.finetune import apply_finetune, parameter_groups
@@ -83,10 +84,12 @@ def check_monitor(cfg, task) -> None:
         raise ConfigError(f"train.monitor: {cfg.train.monitor!r} is not a logged metric{hint} (logged: {logged})")
 
 
-def make_job(cfg, task, prepared, model, run_dir: Path, device: torch.device) -> loop.TrainJob:
+def make_job(cfg, task, prepared, model, run_dir: Path, device: torch.device,
+             world: ddp.World = ddp.SINGLE) -> loop.TrainJob:
     from tixel.train.optim import create_optimizer, create_scheduler
 
-    train = task.batches(prepared.splits["train"], cfg.train.batch_size, shuffle=True)
+    train = task.batches(prepared.splits["train"], cfg.train.batch_size, shuffle=True).shard(world.rank, world.size)
+    steps_per_epoch = -(-len(train) // cfg.train.accumulate)  # optimizer steps, which the schedule counts
     val = prepared.splits.get("validation")
     k = len(prepared.labels)
 
@@ -95,10 +98,11 @@ def make_job(cfg, task, prepared, model, run_dir: Path, device: torch.device) ->
 
     optimizer = create_optimizer(parameter_groups(model, cfg.train.lr, cfg.train.finetune), cfg.train)
     return loop.TrainJob(
-        model=model, optimizer=optimizer, scheduler=create_scheduler(optimizer, len(train), cfg.train),
+        model=model, optimizer=optimizer, scheduler=create_scheduler(optimizer, steps_per_epoch, cfg.train),
         train=train, evaluate=evaluate,
         loss_fn=task.loss(cfg, prepared), cfg=cfg.train, run_dir=run_dir, hits_fn=task.hits,
         augment=task.augmenter(cfg), device=device, seed=cfg.seed,
+        world=world, forward_model=ddp.wrap(model, world, device),
     )
 
 
@@ -107,30 +111,57 @@ def train(cfg, config_path: Optional[str] = None, resume: Optional[str] = None, 
     task = create_task(cfg.task, cfg)
     if not hasattr(task, "fit"):
         check_monitor(cfg, task)
-    run_dir = Path(resume) if resume else run_dir_for(cfg, config_path)
-    if resume:
-        check_resume_config(cfg, run_dir)
+    world = ddp.from_env(cfg.train.device)
+    try:
+        return _train(cfg, task, world, config_path, resume, progress and world.main, on_event,
+                      log if world.main else (lambda *_: None))
+    finally:
+        ddp.close(world)
+
+
+def _train(cfg, task, world, config_path, resume, progress, on_event, log) -> RunResult:
+    run_dir = Path(resume) if resume else None
+    if world.main:
+        run_dir = run_dir or run_dir_for(cfg, config_path)
+        if resume:
+            check_resume_config(cfg, run_dir)
+    run_dir = Path(ddp.broadcast(world, str(run_dir) if run_dir else None))  # a timestamped name differs per process
     torch.manual_seed(cfg.seed)
-    device = resolve_device(cfg.train.device)
+    device = ddp.device_for(world, resolve_device(cfg.train.device))
     if hasattr(task, "fit"):  # zero- and few-shot fit without the training loop
+        if world.active:
+            raise ConfigError(f"task {cfg.task} fits without the training loop; run it in one process, not torchrun")
         run_dir.mkdir(parents=True, exist_ok=True)
         write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
         prepared, model = task.fit(cfg, run_dir, log)
         return finish(cfg, task, prepared, model.to(device), run_dir, loop.TrainState(), device, log)
-    prepared = prepare_run(task, cfg, run_dir, bool(resume))
+    prepared = _prepare_everywhere(task, cfg, run_dir, bool(resume), world)
     model = apply_finetune(task.build_model(cfg, prepared.labels, prepared.preprocessing), cfg.train.finetune).to(device)
-    job = make_job(cfg, task, prepared, model, run_dir, device)
+    job = make_job(cfg, task, prepared, model, run_dir, device, world)
+    if world.active:  # DDP has copied rank 0's weights to all; now each process its own dropout and augmentations
+        torch.manual_seed(cfg.seed + 1_000_003 * world.rank)
     if resume:
         loop.restore(job, run_dir / "checkpoints" / "last.pt")
         log(f"resuming {run_dir} at epoch {job.state.epoch + 1}, step {job.state.step}")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    if world.main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
     _log_start(log, cfg, model, prepared, job, run_dir)
     events = loop.fit(job)
     for event in _progress(events, job, cfg, progress, log):
         if on_event:
             on_event(job, event)
+    ddp.barrier(world)
+    if not world.main:
+        return RunResult(run_dir, run_dir / "bundle", run_dir / "report", job.state.history, {})
     return finish(cfg, task, prepared, job.model, job.run_dir, job.state, job.device, log)
+
+
+def _prepare_everywhere(task, cfg, run_dir: Path, resume: bool, world: ddp.World):
+    """Rank 0 fits labels and preprocessing; the others read what it saved, so all hold the same tokenizer."""
+    prepared = prepare_run(task, cfg, run_dir, resume) if world.main else None
+    ddp.barrier(world)
+    return prepared if world.main else prepare_run(task, cfg, run_dir, True)
 
 
 def prepare_run(task, cfg, run_dir: Path, resume: bool):
@@ -157,8 +188,11 @@ def _log_start(log, cfg, model, prepared, job, run_dir):
 
     trainable, total = count_parameters(model)
     sizes = ", ".join(f"{name} {len(getattr(s, 'gold', s.targets)):,}" for name, s in prepared.splits.items())
+    world, accumulate = job.world, cfg.train.accumulate
+    split = f" = {world.size} processes x {cfg.train.batch_size // world.size}" if world.active else ""
     log(f"run {run_dir}: {cfg.task}, {len(prepared.labels)} labels, {sizes}; "
-        f"{trainable:,} trainable / {total:,} parameters; device {job.device}; batch {cfg.train.batch_size}")
+        f"{trainable:,} trainable / {total:,} parameters; device {job.device}; batch {cfg.train.batch_size}{split}"
+        + (f", {accumulate} accumulated: effective batch {cfg.train.batch_size * accumulate}" if accumulate > 1 else ""))
 
 
 def _progress(events, job, cfg, enabled, log):

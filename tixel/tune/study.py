@@ -71,7 +71,6 @@ def make_pruner(search: SearchConfig):
 
 def objective(raw: dict, search: SearchConfig, out_dir: Path, source: str, log: Callable):
     """A trial: sample, train with the pruner watching each epoch, return the best epoch's metric."""
-    import optuna
 
     from tixel.train.run import train
 

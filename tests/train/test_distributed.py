@@ -86,3 +86,12 @@ def test_gradient_accumulation_equals_the_larger_batch(tmp_path, single):
     raw["train"]["batch_size"] = 16
     accumulated = train(validate(raw), **QUIET)  # 16 + 16 = one batch of 32; an epoch's odd last batch is rescaled
     assert_same(weights(single.run_dir), weights(accumulated.run_dir))
+
+
+def test_bf16_and_accumulation_run_under_ddp(tmp_path):
+    raw = deterministic_raw(tmp_path, "bf16", epochs=2, accumulate=2, precision="bf16")
+    out = torchrun(tmp_path, raw)
+    assert "accumulated: effective batch 64" in out
+    rows = history(tmp_path / "runs" / "bf16")
+    assert rows[1][0] < rows[0][0]  # the train loss falls
+    assert all(torch.isfinite(t).all() for t in weights(tmp_path / "runs" / "bf16").values())

@@ -11,11 +11,11 @@ import time
 
 import numpy as np
 import torch
+from common import tixel_epoch_rate
 from torch import nn
 
 from tixel.config import validate
 from tixel.data.batching import TensorBatches
-from common import tixel_epoch_rate
 
 
 def seed_lstm_config(encoder: dict, batch: int) -> dict:

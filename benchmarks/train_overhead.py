@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import tixel_epoch_rate
 from torch import nn
 
 from tixel.config import load_config
 from tixel.data.batching import TensorBatches
 from tixel.models import build_classifier
-from common import tixel_epoch_rate
 
 SEED_CONFIG = Path(__file__).parent.parent / "examples" / "mnist-seed-cnn.yaml"
 

@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any, Literal, Optional, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    model_validator,
+)
 
 from tixel.errors import ConfigError
 
@@ -51,6 +58,14 @@ class FinetuneConfig(Section):
     target_modules: Optional[list[str]] = Field(
         None, description="module names to adapt; default lora: query, value; ia3: key, value, output.dense")
     layer_decay: Optional[float] = Field(None, gt=0, le=1, description="discriminative lr per transformer layer")
+    gradual_unfreeze: bool = Field(False, description="mode full: the head first, then one more encoder layer "
+                                                      "group from the top each epoch (ULMFiT)")
+
+    @model_validator(mode="after")
+    def _unfreeze_needs_full(self):
+        if self.gradual_unfreeze and self.mode != "full":
+            raise ValueError(f"gradual_unfreeze unfreezes the encoder step by step: it needs mode full, not {self.mode}")
+        return self
 
 
 class TrainConfig(Section):

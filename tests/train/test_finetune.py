@@ -92,3 +92,31 @@ def test_lora_needs_a_pretrained_transformer(tmp_path, encoder, words):
     cfg = validate(text_config(tmp_path, encoder, epochs=1, finetune={"mode": "lora"}))
     with pytest.raises(ConfigError, match=words):
         train(cfg, progress=False, log=lambda *_: None)
+
+
+def test_gradual_unfreezing_releases_one_group_per_epoch_from_the_top(tiny_raw):
+    from tixel.train.loop import EpochEnd
+
+    tiny_raw["data"]["image"] = {"size": [12, 12]}
+    tiny_raw["model"]["encoder"]["blocks"] = [{"channels": 4, "padding": 1}, {"channels": 6, "padding": 1}]
+    tiny_raw["train"].update(epochs=3, finetune={"gradual_unfreeze": True})
+    cfg = validate(tiny_raw)
+    snapshots = []
+
+    def keep(job, event):
+        if isinstance(event, EpochEnd):
+            snapshots.append({k: v.clone() for k, v in job.model.state_dict().items()})
+
+    train(cfg, progress=False, log=lambda *_: None, on_event=keep)
+    torch.manual_seed(cfg.seed)
+    task = create_task(cfg.task, cfg)
+    prepared = task.prepare(cfg)
+    start = task.build_model(cfg, prepared.labels, prepared.preprocessing).state_dict()
+    moved = lambda a, b, prefix: any(not torch.equal(a[k], b[k]) for k in a if k.startswith(prefix))  # noqa: E731
+    top, bottom = "encoder.blocks.1.", "encoder.blocks.0."
+    assert moved(start, snapshots[0], "head.")
+    assert not moved(start, snapshots[0], top) and not moved(start, snapshots[0], bottom)  # epoch 1: the head only
+    assert moved(snapshots[0], snapshots[1], top) and not moved(snapshots[0], snapshots[1], bottom)
+    assert moved(snapshots[1], snapshots[2], bottom)  # epoch 3: everything
+    with pytest.raises(ConfigError, match="gradual_unfreeze .* needs mode full"):
+        validate({**tiny_raw, "train": {**tiny_raw["train"], "finetune": {"gradual_unfreeze": True, "mode": "frozen"}}})

@@ -52,14 +52,15 @@ def device_for(world: World, device: torch.device) -> torch.device:
     return torch.device("cuda", world.local_rank) if device.type == "cuda" and world.active else device
 
 
-def wrap(model: torch.nn.Module, world: World, device: torch.device) -> torch.nn.Module:
+def wrap(model: torch.nn.Module, world: World, device: torch.device, changing: bool = False) -> torch.nn.Module:
     """What the train step calls: DDP around the model (whose own state_dict stays unprefixed for saving)."""
     if not world.active:
         return model
     from torch.nn.parallel import DistributedDataParallel
 
     ids = [device.index] if device.type == "cuda" else None
-    return DistributedDataParallel(model, device_ids=ids)
+    # `changing`: gradual unfreezing leaves some parameters without gradients in some epochs
+    return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=changing)
 
 
 def sum_all(world: World, *values: float) -> list[float]:

@@ -9,6 +9,9 @@
   when it loads. `tixel export --merge` folds the adapter in and writes a plain bundle.
 - `layer_decay`: discriminative learning rates (ULMFiT, Howard & Ruder 2018). The head gets `train.lr`,
   transformer layer l of L gets lr * decay^(L - l), and the embeddings get lr * decay^(L + 1).
+- `gradual_unfreeze` (ULMFiT again): epoch 1 trains the head only, and each later epoch unfreezes one more
+  encoder layer group from the top (transformer layers, then embeddings; CNN blocks; RNN layers, then
+  the embedding). It is a function of the epoch, so a resumed run unfreezes the same way.
 """
 from __future__ import annotations
 
@@ -89,3 +92,29 @@ def adapter_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     trained = {n for n, p in model.named_parameters() if p.requires_grad}
     buffers = {n for n, _ in model.named_buffers()}
     return {k: v for k, v in model.state_dict().items() if k in trained or k in buffers}
+
+
+def layer_groups(encoder: torch.nn.Module) -> list[torch.nn.Module]:
+    """The encoder's layer groups from the top down, for gradual unfreezing."""
+    backbone = getattr(encoder, "backbone", None)
+    if backbone is not None:
+        base = backbone.get_base_model() if hasattr(backbone, "get_base_model") else backbone
+        return [*reversed(list(base.encoder.layer)), base.embeddings]
+    if hasattr(encoder, "blocks"):  # cnn
+        return list(reversed(list(encoder.blocks)))
+    if hasattr(encoder, "layers"):  # rnn
+        return [*reversed(list(encoder.layers)), encoder.embedding]
+    return [encoder]
+
+
+def unfreeze_for_epoch(model: torch.nn.Module, epoch: int) -> int:
+    """Before epoch `epoch` (0-based): the head and the top `epoch` groups train. Parameters of the encoder
+    in no group (pooling, extra features) join the first group. Returns the groups trainable."""
+    groups = layer_groups(model.encoder)
+    grouped = {id(p) for g in groups for p in g.parameters()}
+    for p in model.encoder.parameters():
+        p.requires_grad_(epoch >= 1 and id(p) not in grouped)
+    for group in groups[:epoch]:
+        for p in group.parameters():
+            p.requires_grad_(True)
+    return min(epoch, len(groups))

@@ -111,6 +111,10 @@ def train_epoch(job: TrainJob) -> Iterator[Step]:
     model.train()
     if job.cfg.finetune.mode == "frozen":  # a probe reads fixed features: no dropout, no batch-norm updates
         model.encoder.eval()
+    if job.cfg.finetune.gradual_unfreeze:
+        from tixel.train.finetune import unfreeze_for_epoch
+
+        unfreeze_for_epoch(model, state.epoch)
     started, accumulate = time.perf_counter(), job.cfg.accumulate
     for (x, y), last in _mark_last(job.train.epoch(job.generator, start=state.step)):
         boundary = last or (state.step + 1) % accumulate == 0  # the optimizer steps after this batch

@@ -102,7 +102,7 @@ def make_job(cfg, task, prepared, model, run_dir: Path, device: torch.device,
         train=train, evaluate=evaluate,
         loss_fn=task.loss(cfg, prepared), cfg=cfg.train, run_dir=run_dir, hits_fn=task.hits,
         augment=task.augmenter(cfg), device=device, seed=cfg.seed,
-        world=world, forward_model=ddp.wrap(model, world, device),
+        world=world, forward_model=ddp.wrap(model, world, device, cfg.train.finetune.gradual_unfreeze),
     )
 
 

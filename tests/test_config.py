@@ -99,3 +99,15 @@ def test_json_schema_includes_registered_pieces():
     schema = json.dumps(experiment_schema().model_json_schema())
     for name in ("CNNConfig", "IdxData", "ImageFolderData", "ImageCsvData", "DigitsData"):
         assert name in schema
+
+
+def test_set_pretrained_overrides_the_from_spelling_in_the_file(tmp_path):
+    import yaml
+
+    from tixel.config import load_config
+
+    raw = {"task": "image_classification", "data": {"format": "digits"},
+           "model": {"encoder": {"type": "cnn", "from": "somewhere", "blocks": [{"channels": 4}]}}}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert load_config(path, ["model.encoder.pretrained=null"]).model.encoder.pretrained is None

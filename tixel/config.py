@@ -170,7 +170,12 @@ def set_path(raw: dict, key: str, value: Any) -> None:
     node = raw
     for i, part in enumerate(parts[:-1]):
         node = _child(node, part, ".".join(parts[: i + 1]))
+    if isinstance(node, dict):  # `--set ...pretrained=` overrides a `from:` in the file, its other spelling
+        node.pop(SPELLINGS.get(parts[-1], ""), None)
     _assign(node, parts[-1], value, key)
+
+
+SPELLINGS = {"pretrained": "from", "from": "pretrained"}  # keys with two accepted spellings (aliases)
 
 
 def _child(node: Any, part: str, path: str) -> Any:

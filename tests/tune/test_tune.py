@@ -125,3 +125,9 @@ def test_two_workers_share_one_postgresql_study(tmp_path, postgres_url):  # noqa
     assert len({t.user_attrs["worker"] for t in done}) == 2  # both processes ran trials
     runs = {t.user_attrs["run"] for t in done}
     assert len(runs) == len(done)  # no two trials wrote one folder
+
+
+def test_hyperband_and_random_sampling_run_a_study(tmp_path):
+    path = write_config(tmp_path, pruner="hyperband", sampler="random", trials=2)
+    summary = tune(str(path), **QUIET)
+    assert sum(summary["states"].values()) == 2 and set(summary["states"]) <= {"COMPLETE", "PRUNED"}

@@ -64,7 +64,7 @@ def train(
     _run(config, set_, resume, progress, "train")
 
 
-PRETRAIN_TASKS = ("masked_lm", "simclr")
+PRETRAIN_TASKS = ("masked_lm", "simclr", "language_model")
 
 
 @app.command()

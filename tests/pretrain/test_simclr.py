@@ -131,5 +131,5 @@ def test_a_mismatching_architecture_or_a_missing_folder_is_a_clear_error(pretrai
     prepared = task.prepare(cfg)
     with pytest.raises(ConfigError, match="model.encoder.blocks: differs from the pretrained"):
         task.build_model(cfg, prepared.labels, prepared.preprocessing)
-    with pytest.raises(ConfigError, match="no pretrained image encoder"):
+    with pytest.raises(ConfigError, match="no pretrained cnn encoder"):
         validate(finetune_raw(tmp_path, tmp_path / "nowhere"))

@@ -22,17 +22,20 @@ class TextPreprocessing:
 
     @classmethod
     def fit(cls, texts: Sequence[str], data_cfg, encoder_cfg) -> "TextPreprocessing":
-        from tixel.data.pretrained import resolve
+        from tixel.data.pretrained import KNOWN, resolve
 
         tok_cfg = data_cfg.tokenizer
         pretrained = getattr(encoder_cfg, "pretrained", None)
         hf_config = None
+        hugging_face = getattr(encoder_cfg, "type", None) == "transformer"
         if tok_cfg.kind == "pretrained" or (tok_cfg.kind == "auto" and pretrained):
-            folder = resolve(tok_cfg.path or pretrained)
+            path = tok_cfg.path or pretrained
+            # a tixel encoder folder (rnn) holds tokenizer.json itself; a transformer's is a HF checkpoint
+            folder = resolve(path) if hugging_face or tok_cfg.path in KNOWN else Path(path).expanduser()
             tokenizer = tokenize.load_tokenizer(folder)
         else:
             tokenizer = tokenize.train_tokenizer([clean(t, data_cfg.clean) for t in texts], tok_cfg)
-        if pretrained:
+        if pretrained and hugging_face:
             hf_config = json.loads((resolve(pretrained) / "config.json").read_text())
         return cls(tokenizer, data_cfg.clean, tok_cfg.max_length, hf_config)
 

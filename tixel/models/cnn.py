@@ -1,8 +1,6 @@
 """A configurable 2-D CNN encoder: conv blocks, then flatten or global pooling."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Literal, Optional, Union
 
 import torch
@@ -12,6 +10,7 @@ from torch import nn
 from tixel.config import Section
 from tixel.errors import ConfigError
 from tixel.models.layers import ACTIVATIONS, MONOTONE, activation
+from tixel.models.saved_encoder import fill_from_folder, load_into
 from tixel.registry import register_encoder
 
 
@@ -44,25 +43,10 @@ class CNNConfig(Section):
 
     @model_validator(mode="after")
     def _architecture_of_pretrained(self):
-        """Blocks not written in the config come from the folder, so the saved config (and a bundle's)
-        spells out the architecture and loads without the folder."""
-        if self.pretrained and not {"blocks", "global_pool"} <= self.model_fields_set:
-            spec = read_encoder_spec(self.pretrained)
-            for key in ("blocks", "global_pool"):
-                if key not in self.model_fields_set:
-                    setattr(self, key, CNNConfig.model_validate({"type": "cnn", key: spec[key]}).__dict__[key])
-        return self
+        return fill_from_folder(self, ARCHITECTURE)
 
 
-def read_encoder_spec(folder: str) -> dict:
-    path = Path(folder).expanduser() / "encoder.json"
-    if not path.is_file():
-        raise ValueError(f"no pretrained image encoder at {folder} (no encoder.json; "
-                         "write one with `tixel pretrain` and task: simclr)")
-    spec = json.loads(path.read_text())
-    if spec.get("type") != "cnn":
-        raise ValueError(f"{path}: an encoder of type {spec.get('type')!r}, not cnn")
-    return spec
+ARCHITECTURE = ("blocks", "global_pool")
 
 
 def conv_block(in_ch: int, cfg: ConvBlock) -> nn.Sequential:
@@ -100,18 +84,7 @@ class CNNEncoder(nn.Module):
                      "max": nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten())}[cfg.global_pool]
         self.output_dim = self._probe_dim(input_shape)
         if cfg.pretrained and pretrained:
-            self._load(cfg)
-
-    def _load(self, cfg: CNNConfig) -> None:
-        from tixel.train.checkpoint import load_weights
-
-        spec = read_encoder_spec(cfg.pretrained)
-        mine = cfg.model_dump(mode="json")
-        for key in ("blocks", "global_pool"):
-            if spec[key] != mine[key]:
-                raise ConfigError(f"model.encoder.{key}: differs from the pretrained encoder's in "
-                                  f"{cfg.pretrained}/encoder.json ({spec[key]}); leave it out to use the folder's")
-        load_weights(self, Path(cfg.pretrained).expanduser() / "encoder.safetensors")
+            load_into(self, cfg, ARCHITECTURE)
 
     def _probe_dim(self, input_shape) -> int:
         was_training = self.training

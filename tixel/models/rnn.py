@@ -9,18 +9,22 @@ from __future__ import annotations
 from typing import Literal, Optional
 
 import torch
-from pydantic import Field
+from pydantic import AliasChoices, Field, model_validator
 from torch import nn
 
 from tixel.config import Section
 from tixel.models.chars import CASING_KINDS, CharCNN, CharFeaturesConfig, word_features
 from tixel.models.pooling import AttentionPool, masked_pool
+from tixel.models.saved_encoder import fill_from_folder, load_into
 from tixel.models.text_spec import tiny_text_example
 from tixel.registry import register_encoder
 
 
 class RNNConfig(Section):
     type: Literal["rnn"]
+    pretrained: Optional[str] = Field(None, validation_alias=AliasChoices("pretrained", "from"),
+                                      description="an encoder folder written by `tixel pretrain` (task "
+                                                  "language_model), with its tokenizer (also spelt `from`)")
     cell: Literal["lstm", "gru"] = "lstm"
     embedding_dim: int = Field(128, ge=1, json_schema_extra={"synonyms": ["embed_dim", "emb_dim"]})
     hidden_size: int = Field(128, ge=1, json_schema_extra={"synonyms": ["units", "hidden"]})
@@ -32,6 +36,13 @@ class RNNConfig(Section):
     freeze_embeddings: bool = False
     char_features: Optional[CharFeaturesConfig] = Field(None, description="tagging: a character CNN per word")
     casing: bool = Field(False, description="tagging: a casing embedding per word (lower, Title, UPPER, ...)")
+
+    @model_validator(mode="after")
+    def _architecture_of_pretrained(self):
+        return fill_from_folder(self, ARCHITECTURE)
+
+
+ARCHITECTURE = ("cell", "embedding_dim", "hidden_size", "layers", "bidirectional")
 
 
 @register_encoder("rnn", RNNConfig)
@@ -58,6 +69,8 @@ class RNNEncoder(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
         self.output_dim = cfg.hidden_size * (2 if cfg.bidirectional else 1)
         self.attention = AttentionPool(self.output_dim) if cfg.pooling == "attention" else None
+        if cfg.pretrained and pretrained:  # after the vectors: the pretrained embedding replaces them
+            load_into(self, cfg, ARCHITECTURE, partial=True)  # attention pooling may be new
 
     def sequence(self, batch: dict) -> torch.Tensor:
         """(B, T, output_dim): one vector per token (zeros past each length), for taggers."""

@@ -16,10 +16,11 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from tixel.config import Section, to_dict
+from tixel.config import Section
 from tixel.data.labels import LabelSet
 from tixel.errors import ConfigError
 from tixel.models import create_encoder
+from tixel.models.saved_encoder import save_encoder
 from tixel.pretrain.views import ViewConfig, two_views
 from tixel.registry import register, register_task
 from tixel.tasks.base import Prepared, Split
@@ -116,14 +117,3 @@ class SimCLRTask(ImageClassification):
 
     def after_save(self, model: SimCLRModel, pre, run_dir: Path) -> Path:
         return save_encoder(model.encoder, self.encoder_cfg, pre, run_dir / "encoder")
-
-
-def save_encoder(encoder: nn.Module, encoder_cfg, pre, folder: Path) -> Path:
-    """An image encoder folder: its config (without `pretrained`), safetensors weights and preprocessing."""
-    from tixel.train.checkpoint import save_weights, write_text
-
-    spec = {k: v for k, v in to_dict(encoder_cfg).items() if k != "pretrained"}
-    save_weights(encoder, folder / "encoder.safetensors")
-    write_text(folder / "encoder.json", json.dumps(spec, indent=2))
-    write_text(folder / "preprocessing.json", json.dumps(pre.to_dict(), indent=2))
-    return folder

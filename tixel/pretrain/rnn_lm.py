@@ -1,0 +1,107 @@
+"""Language-model pretraining of the RNN encoder (`task: language_model`), as ELMo does it (Peters et al.
+2018): the forward direction predicts each next token, and for a BiLSTM the backward direction predicts
+each previous one, through one shared softmax. The result is `RUN/encoder/` with its tokenizer, which
+`model.encoder.from: RUN/encoder` fine-tunes (ULMFiT's recipe, with `train.finetune.gradual_unfreeze`).
+
+A stacked bidirectional RNN feeds both directions of layer 1 into each direction of layer 2, so the
+forward stack would see the future; the objective therefore takes one bidirectional layer, or any
+number of unidirectional ones."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from tixel.data.labels import LabelSet
+from tixel.errors import ConfigError
+from tixel.models import create_encoder
+from tixel.models.saved_encoder import save_encoder
+from tixel.registry import register_task
+from tixel.tasks.base import Prepared, Split
+from tixel.tasks.text_classification import TextClassification
+
+
+class RNNLanguageModel(nn.Module):
+    def __init__(self, encoder: nn.Module, vocab_size: int):
+        super().__init__()
+        self.encoder = encoder
+        self.hidden = encoder.cfg.hidden_size
+        self.softmax = nn.Linear(self.hidden, vocab_size)  # shared by both directions, as in ELMo
+
+    def forward(self, batch: dict):
+        """(logits, targets), each (B, directions * (T - 1), ...): position t of the forward direction
+        predicts token t + 1, position t + 1 of the backward direction predicts token t."""
+        out = self.encoder.dropout(self.encoder.run(batch)[0])
+        ids, lengths = batch["input_ids"], batch["lengths"].to(batch["input_ids"].device)
+        real = torch.arange(ids.shape[1], device=ids.device)[None, :] < lengths[:, None]
+        targets = ids.masked_fill(~real, -100)
+        logits = [self.softmax(out[:, :-1, : self.hidden])]
+        labels = [targets[:, 1:]]
+        if out.shape[-1] > self.hidden:
+            logits.append(self.softmax(out[:, 1:, self.hidden:]))
+            labels.append(targets[:, :-1].masked_fill(~real[:, 1:], -100))
+        return torch.cat(logits, 1), torch.cat(labels, 1)
+
+
+def lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return nn.functional.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100)
+
+
+@register_task("language_model")
+class LanguageModelTask(TextClassification):
+    name = "language_model"
+    metric_names = ("loss", "accuracy", "perplexity")
+    hits = None
+
+    def configure(self, cfg):
+        enc = cfg.model.encoder
+        if enc.type != "rnn":
+            raise ConfigError("task language_model: model.encoder.type must be rnn (masked_lm pretrains transformers)")
+        if enc.bidirectional and enc.layers > 1:
+            raise ConfigError("task language_model: a bidirectional encoder needs layers: 1 (a stacked one lets "
+                              "the forward direction see the future through layer 1's backward states)")
+        self.encoder_cfg = enc
+        self.bucket = bool(getattr(cfg.data, "bucket", True))
+        return self
+
+    def prepare(self, cfg, labels=None, pre=None) -> Prepared:
+        return super().prepare(cfg, LabelSet([]), pre)
+
+    def targets(self, data, labels) -> torch.Tensor:
+        return torch.zeros(len(data), dtype=torch.long)  # the next tokens are the targets, made per batch
+
+    def build_model(self, cfg, labels, pre, pretrained: bool = True) -> RNNLanguageModel:
+        return RNNLanguageModel(create_encoder(cfg.model.encoder, pre, pretrained), pre.vocab_size)
+
+    def loss(self, cfg, prepared):
+        return lambda out, _: lm_loss(*out)
+
+    def validate(self, model, split: Split, batch_size: int, k: int, device) -> dict:
+        from tixel.train.loop import to_device
+
+        loss_sum, right, count = 0.0, 0, 0
+        model.eval()
+        with torch.no_grad():
+            for x, _ in self.batches(split, batch_size, shuffle=False).epoch():
+                logits, labels = model(to_device(x, device))
+                real = labels != -100
+                loss_sum += float(lm_loss(logits, labels)) * int(real.sum())
+                right += int((logits.argmax(-1)[real] == labels[real]).sum())
+                count += int(real.sum())
+        loss = loss_sum / max(1, count)
+        return {"loss": loss, "accuracy": right / max(1, count), "perplexity": math.exp(min(loss, 50))}
+
+    def report(self, model, prepared, split: str, out_dir: Path, history: list, device) -> dict:
+        metrics = self.validate(model, prepared.splits[split], 64, 0, device)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        text = (f"language model on the {split} split: loss {metrics['loss']:.4f}, next-token accuracy "
+                f"{metrics['accuracy']:.4f}, perplexity {metrics['perplexity']:.2f}")
+        (out_dir / "report.txt").write_text(text + "\n")
+        return {"metrics": metrics, "text": text, "dir": out_dir}
+
+    def after_save(self, model: RNNLanguageModel, pre, run_dir: Path) -> Path:
+        return save_encoder(model.encoder, self.encoder_cfg, pre, run_dir / "encoder")

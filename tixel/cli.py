@@ -3,6 +3,7 @@ so `tixel --help` never pays for importing torch."""
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -93,7 +94,9 @@ def _run(config: Path, set_: list, resume: Optional[Path], progress: bool, comma
     try:
         result = run_training(cfg, str(config), str(resume) if resume else None, progress=progress)
     except Interrupted as stop:
-        typer.echo(f"interrupted: checkpoint saved. Resume with:\n  tixel {command} {config} --resume {stop}", err=True)
+        sets = "".join(f" --set {shlex.quote(item)}" for item in set_)  # the same experiment: the same overrides
+        typer.echo(f"interrupted: checkpoint saved. Resume with:\n  tixel {command} {config}{sets} --resume {stop}",
+                   err=True)
         raise typer.Exit(130)
     typer.echo(f"bundle: {result.bundle_dir}\nreport: {result.report_dir}")
 

@@ -10,8 +10,6 @@ and `model.encoder.pretrained: RUN/encoder` with `task: masked_lm` continues pre
 """
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 
 import torch
@@ -22,6 +20,7 @@ from tixel.config import Section
 from tixel.data.labels import LabelSet
 from tixel.errors import ConfigError
 from tixel.models import create_encoder
+from tixel.pretrain.common import token_loss, token_metrics, write_report
 from tixel.registry import register, register_task
 from tixel.tasks.base import Prepared, Split
 from tixel.tasks.text_classification import TextClassification
@@ -115,35 +114,21 @@ class MaskedLMTask(TextClassification):
         return self.masker
 
     def loss(self, cfg, prepared):
-        return lambda out, _: mlm_loss(*out)
+        return lambda out, _: token_loss(*out)
 
     def validate(self, model, split: Split, batch_size: int, k: int, device) -> dict:
         """Masked-token loss and accuracy on a fixed masking of the split (the same every epoch)."""
-        from tixel.train.loop import to_device
-
         state = torch.get_rng_state()
         torch.manual_seed(0)
-        loss_sum, right, count = 0.0, 0, 0
-        model.eval()
-        with torch.no_grad():
-            for x, _ in self.batches(split, batch_size, shuffle=False).epoch():
-                logits, labels = model(to_device(self.masker(x), device))
-                chosen = labels != -100
-                loss_sum += float(mlm_loss(logits, labels)) * int(chosen.sum())
-                right += int((logits.argmax(-1)[chosen] == labels[chosen]).sum())
-                count += int(chosen.sum())
-        torch.set_rng_state(state)
-        loss = loss_sum / max(1, count)
-        return {"loss": loss, "accuracy": right / max(1, count), "perplexity": math.exp(min(loss, 50))}
+        try:
+            return token_metrics(model, self.batches(split, batch_size, shuffle=False), device, self.masker)
+        finally:
+            torch.set_rng_state(state)
 
     def report(self, model, prepared, split: str, out_dir: Path, history: list, device) -> dict:
-        metrics = self.validate(model, prepared.splits[split], 64, 0, device)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        text = (f"masked-LM on the {split} split: loss {metrics['loss']:.4f}, masked-token accuracy "
-                f"{metrics['accuracy']:.4f}, perplexity {metrics['perplexity']:.2f}")
-        (out_dir / "report.txt").write_text(text + "\n")
-        return {"metrics": metrics, "text": text, "dir": out_dir}
+        m = self.validate(model, prepared.splits[split], 64, 0, device)
+        return write_report(out_dir, m, f"masked-LM on the {split} split: loss {m['loss']:.4f}, masked-token "
+                                        f"accuracy {m['accuracy']:.4f}, perplexity {m['perplexity']:.2f}")
 
     def after_save(self, model: MaskedLM, pre, run_dir: Path) -> Path:
         """The encoder as a Hugging Face folder, what fine-tuning loads with `pretrained: RUN/encoder`."""
@@ -158,6 +143,3 @@ class MaskedLMTask(TextClassification):
         pre.tokenizer.save(str(folder / "tokenizer.json"))
         return folder
 
-
-def mlm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    return nn.functional.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100)

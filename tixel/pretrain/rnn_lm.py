@@ -8,8 +8,6 @@ forward stack would see the future; the objective therefore takes one bidirectio
 number of unidirectional ones."""
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 
 import torch
@@ -19,6 +17,7 @@ from tixel.data.labels import LabelSet
 from tixel.errors import ConfigError
 from tixel.models import create_encoder
 from tixel.models.saved_encoder import save_encoder
+from tixel.pretrain.common import token_loss, token_metrics, write_report
 from tixel.registry import register_task
 from tixel.tasks.base import Prepared, Split
 from tixel.tasks.text_classification import TextClassification
@@ -44,10 +43,6 @@ class RNNLanguageModel(nn.Module):
             logits.append(self.softmax(out[:, 1:, self.hidden:]))
             labels.append(targets[:, :-1].masked_fill(~real[:, 1:], -100))
         return torch.cat(logits, 1), torch.cat(labels, 1)
-
-
-def lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    return nn.functional.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100)
 
 
 @register_task("language_model")
@@ -77,31 +72,15 @@ class LanguageModelTask(TextClassification):
         return RNNLanguageModel(create_encoder(cfg.model.encoder, pre, pretrained), pre.vocab_size)
 
     def loss(self, cfg, prepared):
-        return lambda out, _: lm_loss(*out)
+        return lambda out, _: token_loss(*out)
 
     def validate(self, model, split: Split, batch_size: int, k: int, device) -> dict:
-        from tixel.train.loop import to_device
-
-        loss_sum, right, count = 0.0, 0, 0
-        model.eval()
-        with torch.no_grad():
-            for x, _ in self.batches(split, batch_size, shuffle=False).epoch():
-                logits, labels = model(to_device(x, device))
-                real = labels != -100
-                loss_sum += float(lm_loss(logits, labels)) * int(real.sum())
-                right += int((logits.argmax(-1)[real] == labels[real]).sum())
-                count += int(real.sum())
-        loss = loss_sum / max(1, count)
-        return {"loss": loss, "accuracy": right / max(1, count), "perplexity": math.exp(min(loss, 50))}
+        return token_metrics(model, self.batches(split, batch_size, shuffle=False), device)
 
     def report(self, model, prepared, split: str, out_dir: Path, history: list, device) -> dict:
-        metrics = self.validate(model, prepared.splits[split], 64, 0, device)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        text = (f"language model on the {split} split: loss {metrics['loss']:.4f}, next-token accuracy "
-                f"{metrics['accuracy']:.4f}, perplexity {metrics['perplexity']:.2f}")
-        (out_dir / "report.txt").write_text(text + "\n")
-        return {"metrics": metrics, "text": text, "dir": out_dir}
+        m = self.validate(model, prepared.splits[split], 64, 0, device)
+        return write_report(out_dir, m, f"language model on the {split} split: loss {m['loss']:.4f}, next-token "
+                                        f"accuracy {m['accuracy']:.4f}, perplexity {m['perplexity']:.2f}")
 
     def after_save(self, model: RNNLanguageModel, pre, run_dir: Path) -> Path:
         return save_encoder(model.encoder, self.encoder_cfg, pre, run_dir / "encoder")

@@ -8,7 +8,6 @@ fine-tunes; the projection head is dropped, as in the paper.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -21,6 +20,7 @@ from tixel.data.labels import LabelSet
 from tixel.errors import ConfigError
 from tixel.models import create_encoder
 from tixel.models.saved_encoder import save_encoder
+from tixel.pretrain.common import write_report
 from tixel.pretrain.views import ViewConfig, two_views
 from tixel.registry import register, register_task
 from tixel.tasks.base import Prepared, Split
@@ -107,13 +107,9 @@ class SimCLRTask(ImageClassification):
         return {"loss": loss_sum / max(1, views), "accuracy": hits / max(1, views)}
 
     def report(self, model, prepared, split: str, out_dir: Path, history: list, device) -> dict:
-        metrics = self.validate(model, prepared.splits[split], 256, 0, device)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        text = (f"SimCLR on the {split} split: NT-Xent {metrics['loss']:.4f}, "
-                f"pair accuracy {metrics['accuracy']:.4f}")
-        (out_dir / "report.txt").write_text(text + "\n")
-        return {"metrics": metrics, "text": text, "dir": out_dir}
+        m = self.validate(model, prepared.splits[split], 256, 0, device)
+        return write_report(out_dir, m, f"SimCLR on the {split} split: NT-Xent {m['loss']:.4f}, "
+                                        f"pair accuracy {m['accuracy']:.4f}")
 
     def after_save(self, model: SimCLRModel, pre, run_dir: Path) -> Path:
         return save_encoder(model.encoder, self.encoder_cfg, pre, run_dir / "encoder")

@@ -3,6 +3,7 @@ so `tixel --help` never pays for importing torch."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -98,7 +99,8 @@ def _run(config: Path, set_: list, resume: Optional[Path], progress: bool, comma
         typer.echo(f"interrupted: checkpoint saved. Resume with:\n  tixel {command} {config}{sets} --resume {stop}",
                    err=True)
         raise typer.Exit(130)
-    typer.echo(f"bundle: {result.bundle_dir}\nreport: {result.report_dir}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 wrote them and says so
+        typer.echo(f"bundle: {result.bundle_dir}\nreport: {result.report_dir}")
 
 
 @app.command()

@@ -81,9 +81,27 @@ def test_self_training_adds_confident_unlabelled_texts_never_the_shots(tmp_path)
     shots = np.array([0, 5])
     x = pre.apply([texts[i] for i in shots])
     head = logistic_head(x, y[shots], 2)
-    x2, y2 = task.pseudo_labelled(pre, head, texts, shots, None, 0, x, y[shots])
-    assert len(x2) == len(y2) and 2 < len(y2) <= 2 + 4
-    added = x2[2:]
-    shot_rows = pre.apply([texts[i] for i in shots])
-    assert not any(torch.allclose(a, s, atol=1e-6) for a in added for s in shot_rows)  # shots are not re-added
-    assert (y2[2:] == head(added).argmax(1).numpy()).all()  # each added text carries the head's own label
+    picked, labels = task.pseudo_labelled(pre, head, texts, shots, None, 0)
+    assert len(picked) == len(labels) and 0 < len(labels) <= 4
+    assert not set(picked.tolist()) & set(shots.tolist())  # shots are not re-added
+    added = pre.apply([texts[i] for i in picked])
+    assert (labels == head(added).argmax(1).numpy()).all()  # each added text carries the head's own label
+
+
+def test_self_training_pairs_tune_the_encoder_again_on_pseudo_labelled_texts(tmp_path, monkeypatch):
+    import tixel.tasks.few_shot as few_shot
+
+    sizes = []
+    real = few_shot.contrastive_tune
+    monkeypatch.setattr(few_shot, "contrastive_tune",
+                        lambda enc, texts, y, cfg, seed: sizes.append((len(texts), cfg.pairs_per_example))
+                        or real(enc, texts, y, cfg, seed))
+    cfg = few_shot_cfg(tmp_path, shots_per_class=2, pairs_per_example=3, self_training=2, unlabelled_pool=6,
+                       self_training_pairs=1)
+    result = train(cfg, **QUIET)
+    assert sizes[0] == (4, 3) and 4 < sizes[1][0] <= 8 and sizes[1][1] == 1  # shots, then shots + pseudo
+    assert result.test_metrics["accuracy"] == 1.0
+    sizes.clear()
+    again = few_shot_cfg(tmp_path, shots_per_class=2, pairs_per_example=3, self_training=2, unlabelled_pool=6)
+    train(again.model_copy(update={"output": again.output.model_copy(update={"name": "fs-head-only"})}), **QUIET)
+    assert sizes == [(4, 3)]  # self_training_pairs 0: the encoder is tuned once, on the shots

@@ -51,6 +51,8 @@ class FewShotConfig(Section):
     templates: list[str] = Field([], description='prompts such as "It was {label}." added as labelled examples')
     self_training: int = Field(0, ge=0, description="pseudo-labelled texts per class added to the head; 0: off")
     unlabelled_pool: int = Field(2000, ge=1, description="self-training: training texts drawn, labels unused")
+    self_training_pairs: int = Field(0, ge=0, description="self-training: 0 refits only the head; R > 0 also "
+                                     "tunes the encoder again on R pairs per pseudo-labelled text")
 
 
 register("section", "few_shot", FewShotConfig)(FewShotConfig)
@@ -185,14 +187,19 @@ class FewShotClassification(ZeroShotClassification):
             return pre, LabelSimilarity(prototypes(x, y, k), self.options.temperature)
         head = logistic_head(x, y, k)
         if self.options.self_training:
-            x, y = self.pseudo_labelled(pre, head, texts, index, eligible, seed, x, y)
-            head = logistic_head(x, y, k)
+            picked, picked_y = self.pseudo_labelled(pre, head, texts, index, eligible, seed)
+            shots, y = shots + [texts[i] for i in picked], np.concatenate([y, picked_y])
+            if self.options.self_training_pairs:
+                tuning = self.options.model_copy(update={"pairs_per_example": self.options.self_training_pairs})
+                contrastive_tune(pre.encoder, shots, y, tuning, seed + 20_000)
+            head = logistic_head(pre.apply(shots), y, k)
         return pre, head
 
-    def pseudo_labelled(self, pre, head, texts, shots, eligible, seed: int, x, y):
+    def pseudo_labelled(self, pre, head, texts, shots, eligible, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """Self-training (Scudder 1965; Yarowsky 1995): the head labels a seeded pool of the training texts
         (their own labels are never read), and the `self_training` most confident texts of each class join
-        the shots as labelled examples for a second fit of the head."""
+        the shots as labelled examples for a second fit of the head, and with `self_training_pairs` for a
+        second contrastive tuning of the encoder. Returns (indices into texts, their pseudo-labels)."""
         rng = np.random.default_rng(seed + 10_000)
         free = np.setdiff1d(np.flatnonzero(eligible if eligible is not None else np.ones(len(texts), bool)), shots)
         pool = rng.choice(free, min(self.options.unlabelled_pool, len(free)), replace=False)
@@ -201,9 +208,8 @@ class FewShotClassification(ZeroShotClassification):
             p = torch.softmax(head(u), 1)
         picked = [torch.argsort(-p[:, c])[: self.options.self_training] for c in range(p.shape[1])]
         picked = [index[p[index].argmax(1) == c] for c, index in enumerate(picked)]  # only where c wins
-        extra = torch.cat(picked)
         labels = np.concatenate([np.full(len(index), c) for c, index in enumerate(picked)])
-        return torch.cat([x, u[extra]]), np.concatenate([y, labels])
+        return pool[torch.cat(picked).numpy()], labels
 
     def write_seeds(self, run_dir: Path, runs: list[dict], held: str) -> None:
         values = [r[f"{held}_accuracy"] for r in runs]

@@ -101,8 +101,11 @@ def contrastive_tune(encoder, texts: list[str], targets: np.ndarray, cfg: FewSho
     for _ in range(cfg.epochs):
         for start in range(0, len(chosen), cfg.batch_size):
             batch = [chosen[j] for j in torch.randperm(len(chosen))[start:start + cfg.batch_size].tolist()]
-            u = encoder.forward([texts[a] for a, _, _ in batch])
-            v = encoder.forward([texts[b] for _, b, _ in batch])
+            # each distinct text of the batch runs through the encoder once (shots recur in many pairs)
+            distinct = list(dict.fromkeys([a for a, _, _ in batch] + [b for _, b, _ in batch]))
+            row = {i: r for r, i in enumerate(distinct)}
+            z = encoder.forward([texts[i] for i in distinct])
+            u, v = z[[row[a] for a, _, _ in batch]], z[[row[b] for _, b, _ in batch]]
             loss = nn.functional.mse_loss((u * v).sum(-1), torch.tensor([s for _, _, s in batch]))
             optimizer.zero_grad()
             loss.backward()

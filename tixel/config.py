@@ -56,7 +56,8 @@ class FinetuneConfig(Section):
     alpha: float = Field(16, gt=0, description="lora: the scale alpha (the update is scaled by alpha / r)")
     dropout: float = Field(0.0, ge=0, lt=1, description="lora: dropout on the adapter's input")
     target_modules: Optional[list[str]] = Field(
-        None, description="module names to adapt; default lora: query, value; ia3: key, value, output.dense")
+        None, description="module names to adapt; default lora: query, key, value, dense (every linear layer); "
+                     "ia3: key, value, output.dense")
     layer_decay: Optional[float] = Field(None, gt=0, le=1, description="discriminative lr per transformer layer")
     gradual_unfreeze: bool = Field(False, description="mode full: the head first, then one more encoder layer "
                                                       "group from the top each epoch (ULMFiT)")

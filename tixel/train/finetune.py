@@ -52,7 +52,7 @@ def _wrap(backbone, cfg: FinetuneConfig):
 
     if cfg.mode == "lora":
         config = LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout,
-                            target_modules=cfg.target_modules or ["query", "value"])
+                            target_modules=cfg.target_modules or ["query", "key", "value", "dense"])
     else:
         targets = cfg.target_modules or ["key", "value", "output.dense"]
         config = IA3Config(target_modules=targets, feedforward_modules=[t for t in targets if "output" in t])

@@ -105,3 +105,25 @@ def test_self_training_pairs_tune_the_encoder_again_on_pseudo_labelled_texts(tmp
     again = few_shot_cfg(tmp_path, shots_per_class=2, pairs_per_example=3, self_training=2, unlabelled_pool=6)
     train(again.model_copy(update={"output": again.output.model_copy(update={"name": "fs-head-only"})}), **QUIET)
     assert sizes == [(4, 3)]  # self_training_pairs 0: the encoder is tuned once, on the shots
+
+
+def test_contrastive_tuning_visits_every_pair_once_an_epoch():
+    from tixel.tasks.few_shot import contrastive_tune
+
+    class Recording:  # the encoder interface contrastive_tune uses, recording what it is asked to embed
+        def __init__(self):
+            self.model, self.calls = torch.nn.Embedding(6, 4), []
+
+        def forward(self, texts):
+            self.calls.append(tuple(texts))
+            return torch.nn.functional.normalize(self.model(torch.tensor([int(t) for t in texts])), dim=-1)
+
+        def weights_changed(self):
+            pass
+
+    texts, targets = [str(i) for i in range(6)], np.array([0, 0, 0, 1, 1, 1])
+    cfg = FewShotConfig(pairs_per_example=2, batch_size=1, epochs=2)
+    encoder = Recording()
+    contrastive_tune(encoder, texts, targets, cfg, seed=0)
+    expected = sorted(tuple(dict.fromkeys([texts[a], texts[b]])) for a, b, _ in pairs(targets, 2, 0)) * 2
+    assert sorted(encoder.calls) == sorted(expected)

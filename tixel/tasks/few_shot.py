@@ -99,8 +99,9 @@ def contrastive_tune(encoder, texts: list[str], targets: np.ndarray, cfg: FewSho
     encoder.model.train()
     losses = []
     for _ in range(cfg.epochs):
+        order = torch.randperm(len(chosen)).tolist()  # one shuffle an epoch: every pair once
         for start in range(0, len(chosen), cfg.batch_size):
-            batch = [chosen[j] for j in torch.randperm(len(chosen))[start:start + cfg.batch_size].tolist()]
+            batch = [chosen[j] for j in order[start:start + cfg.batch_size]]
             # each distinct text of the batch runs through the encoder once (shots recur in many pairs)
             distinct = list(dict.fromkeys([a for a, _, _ in batch] + [b for _, b, _ in batch]))
             row = {i: r for r, i in enumerate(distinct)}

@@ -92,17 +92,30 @@ def _wait_for(study_name, url, state, timeout=120):
     raise AssertionError(f"no {state} trial within {timeout} s")
 
 
+def _wait_for_heartbeat(db, timeout=60):
+    import sqlite3
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with sqlite3.connect(db, timeout=5) as connection:
+            if connection.execute("SELECT COUNT(*) FROM trial_heartbeats").fetchone()[0]:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"no trial heartbeat recorded in {db} within {timeout} s")
+
+
 def test_a_killed_workers_trial_is_failed_and_retried(tmp_path):
     path = write_config(tmp_path, epochs=500, heartbeat_s=1, trials=1)  # a trial far too long to finish
     url = f"sqlite:///{tmp_path / 'kill.db'}"
     worker = _worker(path, "--storage", url)
     try:
         _wait_for("tiny", url, "RUNNING")
-        time.sleep(2)  # a few heartbeats
+        _wait_for_heartbeat(tmp_path / "kill.db")  # a loaded machine can start the heartbeat thread late
+        time.sleep(1.5)
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait()
-    time.sleep(2.5)  # past the grace period of 2 heartbeats
+    time.sleep(3.5)  # past the grace period of 2 heartbeats (SQLite's now() has whole seconds)
     summary = tune(str(path), ["train.epochs=1"], url, **QUIET)
     trials = optuna.load_study(study_name="tiny", storage=url).trials
     states = [t.state.name for t in trials]

@@ -20,3 +20,10 @@ def test_a_batch_smaller_than_the_processes_joins_its_neighbour():
     batches = [torch.arange(0, 4), torch.arange(4, 5), torch.arange(5, 9)]
     assert [len(b) for b in merge_small(batches, 2)] == [5, 4]
     assert [len(b) for b in merge_small([torch.arange(1), torch.arange(1, 5)], 2)] == [5]
+
+
+def test_length_counts_the_batches_that_merge_small_joins():
+    # 65 = 32 + 32 + 1: under 2 processes the lone example joins its neighbour, so an epoch has 2 steps
+    batches = TensorBatches(torch.zeros(65, 3), torch.arange(65), 32, shuffle=True).shard(0, 2)
+    assert len(batches) == 2 == len(list(batches.epoch(torch.Generator().manual_seed(1))))
+    assert len(TensorBatches(torch.zeros(65, 3), torch.arange(65), 32, shuffle=True)) == 3

@@ -43,7 +43,10 @@ class TensorBatches:
         return self
 
     def __len__(self) -> int:
-        return -(-self.num_samples // self.batch_size)
+        if self.world == 1:
+            return -(-self.num_samples // self.batch_size)
+        # the batch sizes (not their order) are the same every epoch, so any seed counts the merges
+        return len(merge_small(self.order(torch.Generator().manual_seed(0)), self.world))
 
     @property
     def num_samples(self) -> int:

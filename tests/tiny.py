@@ -15,3 +15,13 @@ TINY = {
     },
     "train": {"epochs": 2, "batch_size": 32, "lr": 0.003, "monitor": "val_accuracy"},
 }
+
+
+def stop_after(epochs, steps):
+    """A train hook that requests a stop (as Ctrl-C does) after `epochs` whole epochs plus `steps` batches."""
+    from tixel.train.loop import Step
+
+    def hook(job, event):
+        if isinstance(event, Step) and job.state.global_step == epochs * len(job.train) + steps:
+            job.stop_requested = True
+    return hook

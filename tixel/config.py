@@ -82,6 +82,10 @@ class TrainConfig(Section):
     accumulate: int = Field(1, ge=1, description="batches whose gradients add up before each optimizer step",
                             json_schema_extra=synonyms("gradient_accumulation_steps", "grad_accum", "accumulation"))
     label_smoothing: float = Field(0.0, ge=0, lt=1)
+    ema: Optional[float] = Field(None, gt=0, lt=1, description="decay of an exponential moving average of "
+                                 "the weights, updated every optimizer step; validation, the best checkpoint "
+                                 "and the bundle use the average (e.g. 0.999)",
+                                 json_schema_extra=synonyms("ema_decay", "weight_averaging"))
     class_weights: Union[Literal["balanced"], dict[str, float], None] = None
     monitor: str = Field("val_loss", description="a logged metric: best checkpoint and early stopping")
     mode: Literal["auto", "min", "max"] = "auto"

@@ -1,9 +1,10 @@
 import torch
 from safetensors.torch import load_file
+from tiny import stop_after
 
 from tixel.config import validate
 from tixel.train.checkpoint import load_checkpoint
-from tixel.train.loop import Interrupted, Step
+from tixel.train.loop import Interrupted
 from tixel.train.run import train
 
 QUIET = dict(progress=False, log=lambda *_: None)
@@ -11,14 +12,6 @@ QUIET = dict(progress=False, log=lambda *_: None)
 
 def final_weights(run_dir):
     return load_checkpoint(run_dir / "checkpoints" / "last.pt")["model"]
-
-
-def stop_after(epochs, steps):
-    """Request a stop (as Ctrl-C does) after `epochs` whole epochs plus `steps` batches."""
-    def hook(job, event):
-        if isinstance(event, Step) and job.state.global_step == epochs * len(job.train) + steps:
-            job.stop_requested = True
-    return hook
 
 
 def test_resumed_run_equals_uninterrupted_run(tiny_raw):

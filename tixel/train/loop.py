@@ -81,6 +81,17 @@ class TrainJob:
     def __post_init__(self):
         self.generator = torch.Generator().manual_seed(self.seed)  # the same on every process: same batches
         self.forward_model = self.forward_model or self.model
+        self.ema = None
+        if self.cfg.ema:
+            from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+            # buffers too: batch-norm statistics must match the averaged weights they normalise for
+            self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(self.cfg.ema), use_buffers=True)
+
+    @property
+    def weights(self) -> torch.nn.Module:
+        """The model that is validated and kept: the moving average of the weights when `train.ema` is set."""
+        return self.model if self.ema is None else self.ema.module
 
     @property
     def checkpoints(self) -> Path:
@@ -182,6 +193,8 @@ def optimizer_step(job: TrainJob, accumulated: int) -> None:
     job.optimizer.step()
     job.scheduler.step()
     job.optimizer.zero_grad(set_to_none=True)
+    if job.ema is not None:
+        job.ema.update_parameters(job.model)
 
 
 def to_device(batch, device: torch.device):
@@ -196,7 +209,7 @@ def end_epoch(job: TrainJob) -> EpochEnd:
     metrics = {"epoch": state.epoch + 1, "train_loss": loss_sum / max(1, seen)}
     if job.hits_fn:
         metrics["train_accuracy"] = hits / max(1, seen)
-    val = job.evaluate(job.model) if world.main else None  # one process evaluates; all decide with its result
+    val = job.evaluate(job.weights) if world.main else None  # one process evaluates; all decide with its result
     metrics.update({f"val_{k}": v for k, v in ddp.broadcast(world, val).items()})
     metrics["lr"] = job.optimizer.param_groups[0]["lr"]
     metrics["samples_per_s"] = seen / max(state.train_time, 1e-9)
@@ -220,7 +233,7 @@ def _update_best(job: TrainJob, metrics: dict) -> bool:
     if improved:
         state.best, state.best_epoch, state.bad_epochs = value, metrics["epoch"], 0
         if job.world.main:
-            save_weights(job.model, job.checkpoints / "best.safetensors")
+            save_weights(job.weights, job.checkpoints / "best.safetensors")
     else:
         state.bad_epochs += 1
     return improved
@@ -253,6 +266,7 @@ def save_last(job: TrainJob) -> None:
         "torch_rng_ranks": rngs,
         "generator": job.generator.get_state(),
         "state": asdict(job.state),
+        **({"ema": job.ema.state_dict()} if job.ema is not None else {}),
     }, job.checkpoints / "last.pt")
 
 
@@ -265,6 +279,8 @@ def restore(job: TrainJob, path: Path) -> None:
     torch.set_rng_state(rngs[job.world.rank] if len(rngs) == job.world.size else ckpt["torch_rng"])
     job.generator.set_state(ckpt["generator"])
     job.state = TrainState(**ckpt["state"])
+    if job.ema is not None:
+        job.ema.load_state_dict(ckpt["ema"])
 
 
 @contextlib.contextmanager

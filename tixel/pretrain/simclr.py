@@ -25,6 +25,7 @@ from tixel.pretrain.views import ViewConfig, two_views
 from tixel.registry import register, register_task
 from tixel.tasks.base import Prepared, Split
 from tixel.tasks.image_classification import ImageClassification
+from tixel.train.distributed import all_gather_rows
 
 
 class SimCLRConfig(Section):
@@ -45,6 +46,18 @@ def nt_xent(z: torch.Tensor, temperature: float) -> tuple[torch.Tensor, torch.Te
     sim.fill_diagonal_(float("-inf"))  # a view is not its own positive
     positive = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)
     return F.cross_entropy(sim, positive), (sim.argmax(1) == positive).sum()
+
+
+def gather_views(z: torch.Tensor) -> torch.Tensor:
+    """Under torchrun, every process's views join the batch, laid out as nt_xent expects (all first views,
+    then all second views), so each view meets the 2N - 2 negatives of the global batch as on one process
+    (the paper gathers across devices too). Computing the whole loss on every process is what the train
+    loop's weighting expects: the gradient reaching each process's own views is then the one-process one."""
+    parts = all_gather_rows(z)
+    if len(parts) == 1:
+        return z
+    halves = [p.chunk(2) for p in parts]
+    return torch.cat([h[0] for h in halves] + [h[1] for h in halves])
 
 
 class SimCLRModel(nn.Module):
@@ -84,7 +97,7 @@ class SimCLRTask(ImageClassification):
         return lambda x: two_views(x, self.options.views)
 
     def loss(self, cfg, prepared):
-        return lambda z, _: nt_xent(z, self.options.temperature)[0]
+        return lambda z, _: nt_xent(gather_views(z), self.options.temperature)[0]
 
     @property
     def hits(self):

@@ -67,9 +67,30 @@ def sum_all(world: World, *values: float) -> list[float]:
     """Element-wise sums over all processes (a batch's size, the epoch's loss and hits)."""
     if not world.active:
         return list(values)
-    t = torch.tensor(values, dtype=torch.float64)
+    t = torch.tensor(values, dtype=torch.float64, device=_collective_device())
     dist.all_reduce(t)
     return t.tolist()
+
+
+def _collective_device() -> torch.device:
+    """NCCL reduces only CUDA tensors; gloo takes CPU ones."""
+    return torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+
+
+def all_gather_rows(x: torch.Tensor) -> list[torch.Tensor]:
+    """Every process's `x` (row counts may differ by process), with gradients flowing back to their owners.
+
+    torch.distributed.nn's all_gather is the differentiable one but needs equal shapes, so rows are padded to
+    the longest and cut again. One process: [x]."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return [x]
+    from torch.distributed.nn.functional import all_gather
+
+    sizes = [torch.zeros(1, dtype=torch.long, device=x.device) for _ in range(dist.get_world_size())]
+    dist.all_gather(sizes, torch.tensor([len(x)], device=x.device))
+    most = int(max(sizes))
+    padded = torch.nn.functional.pad(x, (0, 0) * (x.dim() - 1) + (0, most - len(x)))
+    return [part[: int(n)] for part, n in zip(all_gather(padded), sizes)]
 
 
 def broadcast(world: World, obj: Any) -> Any:

@@ -44,3 +44,19 @@ def test_missing_pretrained_checkpoint_says_so(tmp_path):
 
     with pytest.raises(ConfigError, match="no local Hugging Face checkpoint.*from disk only"):
         resolve(str(tmp_path / "nowhere"))
+
+
+def test_jieba_segmentation_gives_word_tokens_that_survive_the_bundle(tmp_path):
+    from types import SimpleNamespace
+
+    from tixel.data.text import CleanConfig
+    from tixel.data.text_preprocess import TextPreprocessing
+
+    data = SimpleNamespace(clean=CleanConfig(segment="jieba"),
+                           tokenizer=TokenizerConfig(kind="word", vocab_size=100, min_frequency=1))
+    pre = TextPreprocessing.fit(["这家酒店的服务很好", "房间很干净"] * 3, data, SimpleNamespace(type="rnn"))
+    ids = pre.apply(["酒店的服务很干净"])["input_ids"][0].tolist()
+    assert [pre.tokenizer.id_to_token(i) for i in ids] == ["[CLS]", "酒店", "的", "服务", "很", "干净", "[SEP]"]
+    pre.save(tmp_path)
+    again = TextPreprocessing.load(tmp_path)  # predict splits words the same way, from the bundle alone
+    assert again.clean.segment == "jieba" and again.apply(["酒店的服务很干净"])["input_ids"][0].tolist() == ids

@@ -34,7 +34,8 @@ class TextPreprocessing:
             folder = resolve(path) if hugging_face or tok_cfg.path in KNOWN else Path(path).expanduser()
             tokenizer = tokenize.load_tokenizer(folder)
         else:
-            tokenizer = tokenize.train_tokenizer([clean(t, data_cfg.clean) for t in texts], tok_cfg)
+            tokenizer = tokenize.train_tokenizer([clean(t, data_cfg.clean) for t in texts], tok_cfg,
+                                                 split_cjk=data_cfg.clean.segment is None)
         if pretrained and hugging_face:
             hf_config = json.loads((resolve(pretrained) / "config.json").read_text())
         return cls(tokenizer, data_cfg.clean, tok_cfg.max_length, hf_config)

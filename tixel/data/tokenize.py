@@ -13,8 +13,9 @@ from tixel.errors import ConfigError
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
-def train_tokenizer(texts: Sequence[str], cfg):
-    """cfg: TokenizerConfig. CJK characters become one token each, as in BERT, so Chinese needs no segmenter."""
+def train_tokenizer(texts: Sequence[str], cfg, split_cjk: bool = True):
+    """cfg: TokenizerConfig. CJK characters become one token each, as in BERT, so Chinese needs no segmenter;
+    `split_cjk=False` keeps the words of texts a segmenter already split with spaces."""
     from tokenizers import (
         Tokenizer,
         models,
@@ -31,7 +32,7 @@ def train_tokenizer(texts: Sequence[str], cfg):
         "word": (models.WordLevel(unk_token="[UNK]"), trainers.WordLevelTrainer),
     }[kind]
     tok = Tokenizer(model)
-    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True,
+    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=split_cjk,
                                                 strip_accents=None, lowercase=cfg.lowercase)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.train_from_iterator(texts, trainer(vocab_size=cfg.vocab_size, min_frequency=cfg.min_frequency,

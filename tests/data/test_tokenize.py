@@ -60,3 +60,13 @@ def test_jieba_segmentation_gives_word_tokens_that_survive_the_bundle(tmp_path):
     pre.save(tmp_path)
     again = TextPreprocessing.load(tmp_path)  # predict splits words the same way, from the bundle alone
     assert again.clean.segment == "jieba" and again.apply(["酒店的服务很干净"])["input_ids"][0].tolist() == ids
+
+
+def test_char_bigrams_pair_each_run_of_cjk_characters_and_leave_other_text():
+    from tixel.data.text import CleanConfig, clean
+
+    cfg = CleanConfig(segment="char_bigrams")
+    assert clean("酒店很好，房 Great!", cfg) == "酒店 店很 很好 , 房 Great!"
+    tok = train_tokenizer([clean("酒店很好", cfg)] * 2, TokenizerConfig(kind="word", vocab_size=100, min_frequency=1),
+                          split_cjk=False)
+    assert tok.encode(clean("很好酒店", cfg)).tokens == ["[CLS]", "很好", "[UNK]", "酒店", "[SEP]"]

@@ -24,9 +24,10 @@ class CleanConfig(Section):
     whitespace: bool = Field(True, description="collapse runs of whitespace, strip the ends")
     mask_urls: bool = False
     mask_numbers: bool = False
-    segment: Optional[Literal["jieba"]] = Field(None, description=(
-        "jieba: Chinese text split into words (the jieba segmenter, the `chinese` extra) instead of one "
-        "token per character"), json_schema_extra={"synonyms": ["segmenter", "word_segmentation"]})
+    segment: Optional[Literal["jieba", "char_bigrams"]] = Field(None, description=(
+        "Chinese tokens other than one per character: jieba, words from the jieba segmenter (the `chinese` "
+        "extra); char_bigrams, the overlapping character pairs of each run of CJK characters"),
+        json_schema_extra={"synonyms": ["segmenter", "word_segmentation"]})
 
 
 class TokenizerConfig(Section):
@@ -92,7 +93,16 @@ def clean(text: str, cfg: CleanConfig) -> str:
         text = text.lower()
     if cfg.segment == "jieba":
         text = " ".join(w for w in _jieba().lcut(text) if not w.isspace())
+    elif cfg.segment == "char_bigrams":
+        text = _CJK_RUN.sub(lambda m: f" {_bigrams(m.group())} ", text)
     return _SPACE.sub(" ", text).strip() if cfg.whitespace else text
+
+
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+
+def _bigrams(run: str) -> str:
+    return " ".join(run[i:i + 2] for i in range(max(1, len(run) - 1)))
 
 
 @functools.cache

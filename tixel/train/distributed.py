@@ -116,5 +116,8 @@ def barrier(world: World) -> None:
 
 
 def close(world: World) -> None:
+    """Tear down in step: a process that destroyed its group and exited while rank 0 was still writing the
+    bundle once died in gloo's teardown (SIGABRT, "terminate called without an active exception")."""
     if world.active and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()

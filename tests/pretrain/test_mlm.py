@@ -136,3 +136,29 @@ def test_cli_pretrain_runs_and_refuses_a_supervised_config(tmp_path):
     refused = subprocess.run([sys.executable, "-m", "tixel", "pretrain", str(tmp_path / "sup.yaml")],
                              capture_output=True, text=True)
     assert refused.returncode != 0 and "tixel train" in refused.stderr
+
+
+def test_the_head_scores_only_masked_positions_with_the_loss_of_scoring_all():
+    from tixel.pretrain.common import token_loss
+    from tixel.pretrain.mlm import MaskedLM
+
+    class Encoder(torch.nn.Module):  # stands in for the transformer: only its sequence output is read
+        def __init__(self):
+            super().__init__()
+            self.backbone = type("B", (), {"config": __import__("transformers").BertConfig(
+                hidden_size=8, vocab_size=30, intermediate_size=16, num_attention_heads=2)})()
+            self.proj = torch.nn.Embedding(30, 8)
+
+        def sequence(self, batch):
+            return self.proj(batch["input_ids"])
+
+    torch.manual_seed(0)
+    model = MaskedLM(Encoder())
+    ids = torch.randint(0, 30, (3, 7))
+    labels = torch.full_like(ids, -100)
+    labels[0, 1], labels[1, 4], labels[2, 6], labels[2, 0] = 5, 9, 2, 11
+    logits, picked = model({"input_ids": ids, "mlm_labels": labels})
+    assert logits.shape == (4, 30) and picked.tolist() == [5, 9, 11, 2]  # row-major order
+    every, _ = model({"input_ids": ids})
+    assert every.shape == (3, 7, 30)
+    assert torch.allclose(token_loss(logits, picked), token_loss(every, labels), atol=1e-6)

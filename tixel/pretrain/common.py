@@ -12,8 +12,9 @@ from torch import nn
 
 
 def token_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy over the positions whose label is not -100."""
-    return nn.functional.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100)
+    """Cross-entropy over the positions whose label is not -100; logits are (..., vocab), labels (...)."""
+    return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1),
+                                       ignore_index=-100)
 
 
 @torch.no_grad()

@@ -125,15 +125,21 @@ def tune(
 @app.command()
 @guarded
 def evaluate(
-    path: Path = typer.Argument(..., help="A run folder or a bundle."),
+    paths: List[Path] = typer.Argument(..., help="A run folder or a bundle; several: their ensemble."),
     data: Optional[str] = typer.Option(None, help="Labelled data to evaluate on instead of the test split."),
     set_: List[str] = typer.Option([], "--set", help=SET_HELP),
-    out: Optional[Path] = typer.Option(None, help="Report folder (default: RUN/report)."),
+    out: Optional[Path] = typer.Option(None, help="Report folder (default: RUN/report, RUN/ensemble-report)."),
 ):
-    """Per-class report (text + JSON), confusion matrix and learning curve PNGs."""
+    """Per-class report (text + JSON), confusion matrix and learning curve PNGs. Given several runs, the
+    report is on the mean of their class probabilities."""
+    from tixel.evaluate.ensemble import evaluate_ensemble
     from tixel.evaluate.run import evaluate_bundle
 
-    result = evaluate_bundle(str(path), set_, data, str(out) if out else None)
+    out_dir = str(out) if out else None
+    if len(paths) > 1:
+        result = evaluate_ensemble([str(p) for p in paths], set_, data, out_dir)
+    else:
+        result = evaluate_bundle(str(paths[0]), set_, data, out_dir)
     typer.echo(result["text"])
     typer.echo(f"report: {result['dir']}")
 

@@ -73,6 +73,22 @@ def test_pretrain_lowers_the_loss_and_fine_tunes_from_its_encoder(tmp_path):
     raw["data"]["tokenizer"] = {"max_length": 32}  # kind auto: the pretrained folder's own tokenizer
     tuned = train(validate(raw), **QUIET)
     assert tuned.test_metrics["accuracy"] >= 0.7
+    assert_continued_pretraining_starts_where_it_stopped(tmp_path, folder, min(losses))  # the best epoch is kept
+
+
+def assert_continued_pretraining_starts_where_it_stopped(tmp_path, folder, last_val_loss):
+    """`pretrained: RUN/encoder` under masked_lm reloads the MLM head too: the held-out loss is unchanged."""
+    from tixel.tasks import create_task
+
+    raw = mlm_raw(tmp_path)
+    raw["model"]["encoder"] = {"type": "transformer", "pretrained": str(folder)}
+    raw["data"]["tokenizer"] = {"kind": "pretrained", "path": str(folder), "max_length": 32}
+    cfg = validate(raw)
+    task = create_task(cfg.task, cfg)
+    prepared = task.prepare(cfg)
+    model = task.build_model(cfg, prepared.labels, prepared.preprocessing)
+    start = task.validate(model, prepared.splits["validation"], 64, 0, torch.device("cpu"))
+    assert abs(start["loss"] - last_val_loss) < 1e-4, (start["loss"], last_val_loss)
 
 
 def test_resumed_pretraining_equals_an_uninterrupted_run(tmp_path):

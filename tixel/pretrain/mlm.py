@@ -24,6 +24,9 @@ from tixel.pretrain.common import token_loss, token_metrics, write_report
 from tixel.registry import register, register_task
 from tixel.tasks.base import Prepared, Split
 from tixel.tasks.text_classification import TextClassification
+from tixel.train.checkpoint import save_weights
+
+HEAD_FILE = "mlm_head.safetensors"  # beside the HF files of RUN/encoder; fine-tuning ignores it
 
 
 class PretrainConfig(Section):
@@ -116,7 +119,16 @@ class MaskedLMTask(TextClassification):
         return torch.zeros(len(data), dtype=torch.long)  # the labels are made by masking, per batch
 
     def build_model(self, cfg, labels, pre, pretrained: bool = True) -> MaskedLM:
-        return MaskedLM(create_encoder(cfg.model.encoder, pre, pretrained))
+        """Continued pretraining from a folder this task wrote keeps its MLM head, so it starts where the
+        first run stopped instead of relearning the vocabulary projection (other HF folders start a new one)."""
+        from tixel.data.pretrained import resolve
+        from tixel.train.checkpoint import load_weights
+
+        model = MaskedLM(create_encoder(cfg.model.encoder, pre, pretrained))
+        source = cfg.model.encoder.pretrained
+        if pretrained and source and (resolve(source) / HEAD_FILE).is_file():
+            load_weights(model.head, resolve(source) / HEAD_FILE)
+        return model
 
     def augmenter(self, cfg):
         return self.masker
@@ -149,5 +161,6 @@ class MaskedLMTask(TextClassification):
         finally:
             hf_logging.enable_progress_bar()
         pre.tokenizer.save(str(folder / "tokenizer.json"))
+        save_weights(model.head, folder / HEAD_FILE)
         return folder
 

@@ -66,7 +66,7 @@ def train(
     _run(config, set_, resume, progress, "train")
 
 
-PRETRAIN_TASKS = ("masked_lm", "simclr", "language_model")
+PRETRAIN_TASKS = ("masked_lm", "simclr", "masked_image", "language_model")
 
 
 @app.command()

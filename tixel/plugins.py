@@ -21,6 +21,7 @@ BUILTINS = (
     "tixel.tasks.few_shot",
     "tixel.pretrain.mlm",
     "tixel.pretrain.simclr",
+    "tixel.pretrain.masked_image",
     "tixel.pretrain.rnn_lm",
     "tixel.tune.space",
 )

@@ -15,7 +15,7 @@ from tixel.errors import ConfigError
 def read_spec(folder: str, kind: str) -> dict:
     path = Path(folder).expanduser() / "encoder.json"
     if not path.is_file():
-        task = {"cnn": "simclr", "rnn": "language_model"}.get(kind, "...")
+        task = {"cnn": "simclr or masked_image", "rnn": "language_model"}.get(kind, "...")
         raise ValueError(f"no pretrained {kind} encoder at {folder} (no encoder.json; `tixel pretrain` with "
                          f"task: {task} writes one)")
     spec = json.loads(path.read_text())

@@ -1,0 +1,120 @@
+"""Masked-image reconstruction for an image encoder (`task: masked_image`; SimMIM, Xie et al. 2022).
+
+Random square patches of each unlabelled image are blanked to 0 (the mean pixel, after normalisation),
+and the encoder plus a linear decoder rebuild the whole image from what is left; the loss is the L1 error
+on the blanked pixels only, as in SimMIM, so copying the visible pixels earns nothing. The masks are drawn
+in the model's forward from torch's global RNG (as MAE does), which the trainer's checkpoints save, so a
+resumed run masks exactly as an uninterrupted one. The result is `RUN/encoder/`, the same folder SimCLR
+writes, which `model.encoder.from: RUN/encoder` fine-tunes; the decoder is dropped.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from tixel.config import Section
+from tixel.data.labels import LabelSet
+from tixel.errors import ConfigError
+from tixel.models import create_encoder
+from tixel.models.saved_encoder import save_encoder
+from tixel.pretrain.common import write_report
+from tixel.registry import register, register_task
+from tixel.tasks.base import Prepared, Split
+from tixel.tasks.image_classification import ImageClassification
+
+
+class MaskedImageConfig(Section):
+    patch_size: int = Field(4, ge=1, description="side of the square patches that are masked, in pixels")
+    mask_ratio: float = Field(0.5, gt=0, lt=1, description="fraction of the patches masked in each image")
+
+
+register("section", "masked_image", MaskedImageConfig)(MaskedImageConfig)
+
+
+def patch_mask(n: int, height: int, width: int, cfg: MaskedImageConfig, device=None) -> torch.Tensor:
+    """(n, 1, H, W) floats, 1 on masked pixels: round(ratio * patches) whole patches per image."""
+    rows, cols = math.ceil(height / cfg.patch_size), math.ceil(width / cfg.patch_size)
+    count = max(1, round(cfg.mask_ratio * rows * cols))
+    order = torch.rand(n, rows * cols).argsort(1)
+    grid = torch.zeros(n, rows * cols)
+    grid.scatter_(1, order[:, :count], 1.0)
+    grid = grid.view(n, 1, rows, cols)
+    full = grid.repeat_interleave(cfg.patch_size, 2).repeat_interleave(cfg.patch_size, 3)
+    return full[:, :, :height, :width].to(device)
+
+
+def masked_l1(out: tuple) -> torch.Tensor:
+    """Mean absolute error over the masked pixels (every channel) only."""
+    recon, target, mask = out
+    error = (recon.float() - target.float()).abs() * mask
+    return error.sum() / (mask.sum() * target.shape[1]).clamp_min(1)
+
+
+class MaskedImageModel(nn.Module):
+    def __init__(self, encoder: nn.Module, shape: tuple[int, int, int], cfg: MaskedImageConfig):
+        super().__init__()
+        self.encoder, self.shape, self.cfg = encoder, tuple(shape), cfg
+        self.decoder = nn.Linear(encoder.output_dim, math.prod(self.shape))
+
+    def forward(self, x: torch.Tensor) -> tuple:
+        """(reconstruction, original, mask): the loss needs all three, and the mask is drawn here."""
+        mask = patch_mask(x.shape[0], x.shape[2], x.shape[3], self.cfg, x.device).to(x.dtype)
+        recon = self.decoder(self.encoder(x * (1 - mask))).view(-1, *self.shape)
+        return recon, x, mask
+
+
+@register_task("masked_image")
+class MaskedImageTask(ImageClassification):
+    name = "masked_image"
+    metric_names = ("loss",)
+
+    def configure(self, cfg):
+        if cfg.model.encoder.type != "cnn":
+            raise ConfigError("task masked_image: model.encoder.type must be cnn")
+        self.options = cfg.masked_image or MaskedImageConfig()
+        self.encoder_cfg = cfg.model.encoder
+        return self
+
+    def prepare(self, cfg, labels=None, pre=None) -> Prepared:
+        return super().prepare(cfg, LabelSet([]), pre)
+
+    def targets(self, data, labels) -> torch.Tensor:
+        return torch.zeros(len(data), dtype=torch.long)  # unused: the image is its own target
+
+    def build_model(self, cfg, labels, pre, pretrained: bool = True) -> MaskedImageModel:
+        encoder = create_encoder(cfg.model.encoder, pre.input_shape, pretrained)
+        model = MaskedImageModel(encoder, pre.input_shape, self.options)
+        return model.to(memory_format=torch.channels_last) if cfg.train.channels_last else model
+
+    def loss(self, cfg, prepared):
+        return lambda out, _: masked_l1(out)
+
+    @property
+    def hits(self):
+        return None
+
+    @torch.no_grad()
+    def validate(self, model, split: Split, batch_size: int, k: int, device) -> dict:
+        """The masked L1 on fixed masks of the split (the same every epoch)."""
+        from tixel.train.loop import to_device
+
+        state = torch.get_rng_state()
+        torch.manual_seed(0)
+        total, count = 0.0, 0
+        model.eval()
+        for x, _ in self.batches(split, 256, shuffle=False).epoch():
+            total, count = total + float(masked_l1(model(to_device(x, device)))) * len(x), count + len(x)
+        torch.set_rng_state(state)
+        return {"loss": total / max(1, count)}
+
+    def report(self, model, prepared, split: str, out_dir: Path, history: list, device) -> dict:
+        m = self.validate(model, prepared.splits[split], 256, 0, device)
+        return write_report(out_dir, m, f"masked-image reconstruction on the {split} split: "
+                                        f"L1 on masked pixels {m['loss']:.4f}")
+
+    def after_save(self, model: MaskedImageModel, pre, run_dir: Path) -> Path:
+        return save_encoder(model.encoder, self.encoder_cfg, pre, run_dir / "encoder")

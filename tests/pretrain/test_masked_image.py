@@ -106,3 +106,18 @@ def test_the_encoder_sees_the_image_with_its_masked_patches_blanked():
     recon, target, mask = model(x)
     assert recon.shape == x.shape and torch.equal(target, x)
     assert torch.equal(seen[0] == 0, mask.bool()) and mask.flatten(1).sum(1).tolist() == [16.0] * 5
+
+
+def test_validation_masks_are_fixed_and_leave_the_training_rng_alone(tmp_path):
+    from tixel.tasks import create_task
+
+    cfg = validate(mim_raw(tmp_path))
+    task = create_task(cfg.task, cfg)
+    prepared = task.prepare(cfg)
+    model = task.build_model(cfg, prepared.labels, prepared.preprocessing)
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    first = task.validate(model, prepared.splits["validation"], 64, 0, torch.device("cpu"))
+    assert torch.equal(torch.get_rng_state(), before)
+    torch.rand(7)  # wherever the training stream stands, validation draws the same masks
+    assert task.validate(model, prepared.splits["validation"], 64, 0, torch.device("cpu")) == first

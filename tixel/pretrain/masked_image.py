@@ -62,7 +62,7 @@ class MaskedImageModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple:
         """(reconstruction, original, mask): the loss needs all three, and the mask is drawn here."""
-        mask = patch_mask(x.shape[0], x.shape[2], x.shape[3], self.cfg, x.device).to(x.dtype)
+        mask = patch_mask(x.shape[0], x.shape[2], x.shape[3], self.cfg, x.device).to(x.dtype)  # CPU RNG
         recon = self.decoder(self.encoder(x * (1 - mask))).view(-1, *self.shape)
         return recon, x, mask
 
@@ -102,13 +102,12 @@ class MaskedImageTask(ImageClassification):
         """The masked L1 on fixed masks of the split (the same every epoch)."""
         from tixel.train.loop import to_device
 
-        state = torch.get_rng_state()
-        torch.manual_seed(0)
         total, count = 0.0, 0
         model.eval()
-        for x, _ in self.batches(split, 256, shuffle=False).epoch():
-            total, count = total + float(masked_l1(model(to_device(x, device)))) * len(x), count + len(x)
-        torch.set_rng_state(state)
+        with torch.random.fork_rng(devices=[]):  # the masks are drawn on the CPU; training's stream is kept
+            torch.manual_seed(0)
+            for x, _ in self.batches(split, 256, shuffle=False).epoch():
+                total, count = total + float(masked_l1(model(to_device(x, device)))) * len(x), count + len(x)
         return {"loss": total / max(1, count)}
 
     def report(self, model, prepared, split: str, out_dir: Path, history: list, device) -> dict:

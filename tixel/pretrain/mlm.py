@@ -24,7 +24,7 @@ from tixel.pretrain.common import token_loss, token_metrics, write_report
 from tixel.registry import register, register_task
 from tixel.tasks.base import Prepared, Split
 from tixel.tasks.text_classification import TextClassification
-from tixel.train.checkpoint import save_weights
+from tixel.train.checkpoint import load_weights, save_weights
 
 HEAD_FILE = "mlm_head.safetensors"  # beside the HF files of RUN/encoder; fine-tuning ignores it
 
@@ -49,8 +49,8 @@ class MaskedLM(nn.Module):
         """(token logits, labels): the labels travel with the batch because the masking makes them.
 
         With labels, only the masked positions go through the head, as fairseq and Megatron do; HF's
-        BertForMaskedLM scores every position. The head's 128 x vocab projection costs several times the
-        small encoder, and only ~15 % of its outputs count towards the loss."""
+        BertForMaskedLM scores every position. For a small encoder the head's hidden x vocab projection
+        costs more than the encoder, and only ~15 % of its outputs count towards the loss."""
         hidden, labels = self.encoder.sequence(batch), batch.get("mlm_labels")
         if labels is None:
             return self.head(hidden), None
@@ -122,7 +122,6 @@ class MaskedLMTask(TextClassification):
         """Continued pretraining from a folder this task wrote keeps its MLM head, so it starts where the
         first run stopped instead of relearning the vocabulary projection (other HF folders start a new one)."""
         from tixel.data.pretrained import resolve
-        from tixel.train.checkpoint import load_weights
 
         model = MaskedLM(create_encoder(cfg.model.encoder, pre, pretrained))
         source = cfg.model.encoder.pretrained
@@ -138,12 +137,9 @@ class MaskedLMTask(TextClassification):
 
     def validate(self, model, split: Split, batch_size: int, k: int, device) -> dict:
         """Masked-token loss and accuracy on a fixed masking of the split (the same every epoch)."""
-        state = torch.get_rng_state()
-        torch.manual_seed(0)
-        try:
+        with torch.random.fork_rng(devices=[]):  # the training RNG stream is left as it was
+            torch.manual_seed(0)
             return token_metrics(model, self.batches(split, batch_size, shuffle=False), device, self.masker)
-        finally:
-            torch.set_rng_state(state)
 
     def report(self, model, prepared, split: str, out_dir: Path, history: list, device) -> dict:
         m = self.validate(model, prepared.splits[split], 64, 0, device)

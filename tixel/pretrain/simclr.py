@@ -107,16 +107,14 @@ class SimCLRTask(ImageClassification):
         """NT-Xent and pair accuracy on fixed views of the split (the same every epoch), in batches of 256."""
         from tixel.train.loop import to_device
 
-        state = torch.get_rng_state()
-        torch.manual_seed(0)
         loss_sum, hits, views = 0.0, 0, 0
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):  # the training RNG stream is left as it was
+            torch.manual_seed(0)
             for x, _ in self.batches(split, 256, shuffle=False).epoch():
                 loss, right = nt_xent(model(to_device(two_views(x, self.options.views), device)),
                                       self.options.temperature)
                 loss_sum, hits, views = loss_sum + float(loss) * 2 * len(x), hits + int(right), views + 2 * len(x)
-        torch.set_rng_state(state)
         return {"loss": loss_sum / max(1, views), "accuracy": hits / max(1, views)}
 
     def report(self, model, prepared, split: str, out_dir: Path, history: list, device) -> dict:

@@ -54,3 +54,27 @@ def test_cli_evaluate_with_two_runs_writes_the_ensemble_report(tiny_raw, tmp_pat
     assert done.returncode == 0, done.stderr
     assert "ensemble of 2 bundles on the test split" in done.stdout
     assert (a / "ensemble-report" / "report.txt").is_file()
+
+
+def test_predict_with_an_ensemble_gives_the_mean_probabilities(tiny_raw, tmp_path):
+    import numpy as np
+
+    from tixel.predict import EnsemblePredictor
+
+    a, b = two_seeds(tiny_raw)
+    members = [Predictor.load(a), Predictor.load(b)]
+    images = (np.random.default_rng(0).random((3, 8, 8, 1)) * 255).astype(np.uint8)
+    mean = (members[0].probabilities(images) + members[1].probabilities(images)) / 2
+    together = EnsemblePredictor(members)
+    assert torch.allclose(together.probabilities(images), mean, atol=1e-6)
+    rows = together.predict(images, top_k=2)
+    names = together.bundle.labels.names
+    assert [r["label"] for r in rows] == [names[i] for i in mean.argmax(1).tolist()]
+    assert rows[0]["top_k"][0]["prob"] == pytest.approx(float(mean[0].max()), abs=1e-6)
+    from PIL import Image
+
+    Image.fromarray(images[0, :, :, 0]).save(tmp_path / "x.png")
+    done = subprocess.run([sys.executable, "-m", "tixel", "predict", str(a), str(tmp_path / "x.png"), "--ensemble", str(b),
+                           "--format", "jsonl"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[0])["label"] == rows[0]["label"]

@@ -163,9 +163,11 @@ def predict(
                                           "rerun the same command to resume after an interruption."),
     backend: str = typer.Option("torch", help="torch, or onnx (needs `tixel export BUNDLE --format onnx`)."),
     batch_size: int = typer.Option(256, "--batch-size", min=1, help="--output: inputs per batch."),
+    ensemble: List[Path] = typer.Option([], "--ensemble", help="Another bundle (repeatable): predict with the "
+                                        "mean of its and BUNDLE's class probabilities."),
 ):
     """Label and top-k probabilities for each input. With no inputs, texts are read from stdin."""
-    from tixel.predict import Predictor
+    from tixel.predict import EnsemblePredictor, Predictor
 
     if format not in ("text", "jsonl"):
         raise typer.BadParameter("expected text or jsonl", param_hint="--format")
@@ -181,6 +183,8 @@ def predict(
         raise typer.BadParameter("give a run folder or bundle, or --zero-shot --labels", param_hint="BUNDLE")
     else:
         predictor = Predictor.load(bundle, backend=backend)
+        if ensemble:
+            predictor = EnsemblePredictor([predictor, *(Predictor.load(p, backend=backend) for p in ensemble)])
     if output is not None:
         return _stream(predictor, files, text, input, column, output, top_k, batch_size)
     if files:

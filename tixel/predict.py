@@ -76,6 +76,22 @@ class Predictor:
         return [{"input": str(p), **r} for p, r in zip(paths, self.predict(items, top_k))]
 
 
+class EnsemblePredictor(Predictor):
+    """Several bundles as one classifier: the mean of their class probabilities, the model that `tixel
+    evaluate A B ...` reports on. Each member encodes the items its own way."""
+
+    def __init__(self, members: Sequence[Predictor]):
+        from tixel.evaluate.ensemble import check_member
+
+        for member in members:
+            check_member(members[0].bundle, member.bundle)
+        super().__init__(members[0].bundle, members[0].batch_size, members[0].backend)
+        self.members = list(members)
+
+    def probabilities(self, items: Sequence) -> torch.Tensor:
+        return torch.stack([m.probabilities(items) for m in self.members]).mean(0)
+
+
 def stream_predictions(predictor: Predictor, records: Iterable[tuple[str, Any]], output: Path, top_k: int = 3,
                        chunk: int = 256, load: Callable[[Any], Any] | None = None, progress: bool = True) -> dict:
     """Predict `(name, item)` records in chunks, appending one JSONL row per record to `output`.

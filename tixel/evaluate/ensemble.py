@@ -26,15 +26,16 @@ def member_log_probs(bundle, overrides, data) -> tuple[torch.Tensor, torch.Tenso
     return logp, prepared.splits[split].targets, split
 
 
-def check_member(first, bundle, targets, first_targets, split, first_split) -> None:
-    where = bundle.path
+def check_member(first, bundle) -> None:
+    """A member must be a single-label classifier with the first member's task and labels."""
+    if hasattr(bundle.task, "report") or bundle.task.multi_label:
+        raise ConfigError(f"{bundle.path}: ensembles average single-label class probabilities; "
+                          f"task {bundle.task.name!r} is not one")
     if bundle.task.name != first.task.name:
-        raise ConfigError(f"{where}: task {bundle.task.name!r}, but {first.path} is {first.task.name!r}")
+        raise ConfigError(f"{bundle.path}: task {bundle.task.name!r}, but {first.path} is {first.task.name!r}")
     if list(bundle.labels.names) != list(first.labels.names):
-        raise ConfigError(f"{where}: labels {bundle.labels.names} differ from {first.path}'s {first.labels.names}")
-    if split != first_split or not torch.equal(targets, first_targets):
-        raise ConfigError(f"{where}: its {split} split is not the rows {first.path} is scored on "
-                          "(same data and split settings needed, or pass --data)")
+        raise ConfigError(f"{bundle.path}: labels {bundle.labels.names} differ from {first.path}'s "
+                          f"{first.labels.names}")
 
 
 def evaluate_ensemble(paths: list[str], overrides: list[str] = (), data: Optional[str] = None,
@@ -45,13 +46,13 @@ def evaluate_ensemble(paths: list[str], overrides: list[str] = (), data: Optiona
     members, first = [], None
     for path in paths:
         bundle = load_bundle(path)
-        if hasattr(bundle.task, "report") or bundle.task.multi_label:
-            raise ConfigError(f"{bundle.path}: ensembles average single-label class probabilities; "
-                              f"task {bundle.task.name!r} is not one")
+        check_member(first or bundle, bundle)
         logp, targets, split = member_log_probs(bundle, overrides, data)
         if first is None:
             first, first_targets, first_split = bundle, targets, split
-        check_member(first, bundle, targets, first_targets, split, first_split)
+        if split != first_split or not torch.equal(targets, first_targets):
+            raise ConfigError(f"{bundle.path}: its {split} split is not the rows {first.path} is scored on "
+                              "(same data and split settings needed, or pass --data)")
         members.append(logp)
     mean_logp = torch.logsumexp(torch.stack(members), 0) - math.log(len(members))
     loss = torch.nn.functional.nll_loss(mean_logp, first_targets.long()).item()

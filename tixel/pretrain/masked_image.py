@@ -10,21 +10,15 @@ writes, which `model.encoder.from: RUN/encoder` fine-tunes; the decoder is dropp
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import torch
 from pydantic import Field
 from torch import nn
 
 from tixel.config import Section
-from tixel.data.labels import LabelSet
-from tixel.errors import ConfigError
-from tixel.models import create_encoder
-from tixel.models.saved_encoder import save_encoder
-from tixel.pretrain.common import write_report
+from tixel.pretrain.base import ImagePretraining
 from tixel.registry import register, register_task
-from tixel.tasks.base import Prepared, Split
-from tixel.tasks.image_classification import ImageClassification
+from tixel.tasks.base import Split
 
 
 class MaskedImageConfig(Section):
@@ -68,34 +62,16 @@ class MaskedImageModel(nn.Module):
 
 
 @register_task("masked_image")
-class MaskedImageTask(ImageClassification):
+class MaskedImageTask(ImagePretraining):
     name = "masked_image"
     metric_names = ("loss",)
+    section, options_class = "masked_image", MaskedImageConfig
 
-    def configure(self, cfg):
-        if cfg.model.encoder.type != "cnn":
-            raise ConfigError("task masked_image: model.encoder.type must be cnn")
-        self.options = cfg.masked_image or MaskedImageConfig()
-        self.encoder_cfg = cfg.model.encoder
-        return self
-
-    def prepare(self, cfg, labels=None, pre=None) -> Prepared:
-        return super().prepare(cfg, LabelSet([]), pre)
-
-    def targets(self, data, labels) -> torch.Tensor:
-        return torch.zeros(len(data), dtype=torch.long)  # unused: the image is its own target
-
-    def build_model(self, cfg, labels, pre, pretrained: bool = True) -> MaskedImageModel:
-        encoder = create_encoder(cfg.model.encoder, pre.input_shape, pretrained)
-        model = MaskedImageModel(encoder, pre.input_shape, self.options)
-        return model.to(memory_format=torch.channels_last) if cfg.train.channels_last else model
+    def wrap(self, encoder, pre) -> MaskedImageModel:
+        return MaskedImageModel(encoder, pre.input_shape, self.options)
 
     def loss(self, cfg, prepared):
         return lambda out, _: masked_l1(out)
-
-    @property
-    def hits(self):
-        return None
 
     @torch.no_grad()
     def validate(self, model, split: Split, batch_size: int, k: int, device) -> dict:
@@ -110,10 +86,5 @@ class MaskedImageTask(ImageClassification):
                 total, count = total + float(masked_l1(model(to_device(x, device)))) * len(x), count + len(x)
         return {"loss": total / max(1, count)}
 
-    def report(self, model, prepared, split: str, out_dir: Path, history: list, device) -> dict:
-        m = self.validate(model, prepared.splits[split], 256, 0, device)
-        return write_report(out_dir, m, f"masked-image reconstruction on the {split} split: "
-                                        f"L1 on masked pixels {m['loss']:.4f}")
-
-    def after_save(self, model: MaskedImageModel, pre, run_dir: Path) -> Path:
-        return save_encoder(model.encoder, self.encoder_cfg, pre, run_dir / "encoder")
+    def summary(self, m: dict, split: str) -> str:
+        return f"masked-image reconstruction on the {split} split: L1 on masked pixels {m['loss']:.4f}"

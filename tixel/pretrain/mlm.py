@@ -17,10 +17,10 @@ from pydantic import Field
 from torch import nn
 
 from tixel.config import Section
-from tixel.data.labels import LabelSet
 from tixel.errors import ConfigError
 from tixel.models import create_encoder
-from tixel.pretrain.common import token_loss, token_metrics, write_report
+from tixel.pretrain.base import SelfSupervised
+from tixel.pretrain.common import token_loss, token_metrics
 from tixel.registry import register, register_task
 from tixel.tasks.base import Prepared, Split
 from tixel.tasks.text_classification import TextClassification
@@ -97,10 +97,9 @@ class Masker:
 
 
 @register_task("masked_lm")
-class MaskedLMTask(TextClassification):
+class MaskedLMTask(SelfSupervised, TextClassification):
     name = "masked_lm"
     metric_names = ("loss", "accuracy", "perplexity")
-    hits = None
 
     def configure(self, cfg):
         if cfg.model.encoder.type != "transformer":
@@ -111,12 +110,9 @@ class MaskedLMTask(TextClassification):
         return self
 
     def prepare(self, cfg, labels=None, pre=None) -> Prepared:
-        prepared = super().prepare(cfg, LabelSet([]), pre)
-        self.masker = Masker(prepared.preprocessing, self.options)
+        prepared = super().prepare(cfg, labels, pre)
+        self.masker = Masker(prepared.preprocessing, self.options)  # the masking makes the labels, per batch
         return prepared
-
-    def targets(self, data, labels) -> torch.Tensor:
-        return torch.zeros(len(data), dtype=torch.long)  # the labels are made by masking, per batch
 
     def build_model(self, cfg, labels, pre, pretrained: bool = True) -> MaskedLM:
         """Continued pretraining from a folder this task wrote keeps its MLM head, so it starts where the
@@ -141,10 +137,9 @@ class MaskedLMTask(TextClassification):
             torch.manual_seed(0)
             return token_metrics(model, self.batches(split, batch_size, shuffle=False), device, self.masker)
 
-    def report(self, model, prepared, split: str, out_dir: Path, history: list, device) -> dict:
-        m = self.validate(model, prepared.splits[split], 64, 0, device)
-        return write_report(out_dir, m, f"masked-LM on the {split} split: loss {m['loss']:.4f}, masked-token "
-                                        f"accuracy {m['accuracy']:.4f}, perplexity {m['perplexity']:.2f}")
+    def summary(self, m: dict, split: str) -> str:
+        return (f"masked-LM on the {split} split: loss {m['loss']:.4f}, masked-token accuracy "
+                f"{m['accuracy']:.4f}, perplexity {m['perplexity']:.2f}")
 
     def after_save(self, model: MaskedLM, pre, run_dir: Path) -> Path:
         """The encoder as a Hugging Face folder, what fine-tuning loads with `pretrained: RUN/encoder`."""

@@ -8,18 +8,15 @@ forward stack would see the future; the objective therefore takes one bidirectio
 number of unidirectional ones."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import nn
 
-from tixel.data.labels import LabelSet
 from tixel.errors import ConfigError
 from tixel.models import create_encoder
-from tixel.models.saved_encoder import save_encoder
-from tixel.pretrain.common import token_loss, token_metrics, write_report
+from tixel.pretrain.base import SelfSupervised
+from tixel.pretrain.common import token_loss, token_metrics
 from tixel.registry import register_task
-from tixel.tasks.base import Prepared, Split
+from tixel.tasks.base import Split
 from tixel.tasks.text_classification import TextClassification
 
 
@@ -46,10 +43,9 @@ class RNNLanguageModel(nn.Module):
 
 
 @register_task("language_model")
-class LanguageModelTask(TextClassification):
+class LanguageModelTask(SelfSupervised, TextClassification):
     name = "language_model"
     metric_names = ("loss", "accuracy", "perplexity")
-    hits = None
 
     def configure(self, cfg):
         enc = cfg.model.encoder
@@ -62,12 +58,6 @@ class LanguageModelTask(TextClassification):
         self.bucket = bool(getattr(cfg.data, "bucket", True))
         return self
 
-    def prepare(self, cfg, labels=None, pre=None) -> Prepared:
-        return super().prepare(cfg, LabelSet([]), pre)
-
-    def targets(self, data, labels) -> torch.Tensor:
-        return torch.zeros(len(data), dtype=torch.long)  # the next tokens are the targets, made per batch
-
     def build_model(self, cfg, labels, pre, pretrained: bool = True) -> RNNLanguageModel:
         return RNNLanguageModel(create_encoder(cfg.model.encoder, pre, pretrained), pre.vocab_size)
 
@@ -77,10 +67,6 @@ class LanguageModelTask(TextClassification):
     def validate(self, model, split: Split, batch_size: int, k: int, device) -> dict:
         return token_metrics(model, self.batches(split, batch_size, shuffle=False), device)
 
-    def report(self, model, prepared, split: str, out_dir: Path, history: list, device) -> dict:
-        m = self.validate(model, prepared.splits[split], 64, 0, device)
-        return write_report(out_dir, m, f"language model on the {split} split: loss {m['loss']:.4f}, next-token "
-                                        f"accuracy {m['accuracy']:.4f}, perplexity {m['perplexity']:.2f}")
-
-    def after_save(self, model: RNNLanguageModel, pre, run_dir: Path) -> Path:
-        return save_encoder(model.encoder, self.encoder_cfg, pre, run_dir / "encoder")
+    def summary(self, m: dict, split: str) -> str:
+        return (f"language model on the {split} split: loss {m['loss']:.4f}, next-token accuracy "
+                f"{m['accuracy']:.4f}, perplexity {m['perplexity']:.2f}")

@@ -8,23 +8,16 @@ fine-tunes; the projection head is dropped, as in the paper.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
 from tixel.config import Section
-from tixel.data.labels import LabelSet
-from tixel.errors import ConfigError
-from tixel.models import create_encoder
-from tixel.models.saved_encoder import save_encoder
-from tixel.pretrain.common import write_report
+from tixel.pretrain.base import ImagePretraining
 from tixel.pretrain.views import ViewConfig, two_views
 from tixel.registry import register, register_task
-from tixel.tasks.base import Prepared, Split
-from tixel.tasks.image_classification import ImageClassification
+from tixel.tasks.base import Split
 from tixel.train.distributed import all_gather_rows
 
 
@@ -72,36 +65,19 @@ class SimCLRModel(nn.Module):
 
 
 @register_task("simclr")
-class SimCLRTask(ImageClassification):
+class SimCLRTask(ImagePretraining):
     name = "simclr"
     metric_names = ("loss", "accuracy")  # accuracy: how often a view's nearest other view is its pair
+    section, options_class = "simclr", SimCLRConfig
 
-    def configure(self, cfg):
-        if cfg.model.encoder.type != "cnn":
-            raise ConfigError("task simclr: model.encoder.type must be cnn")
-        self.options = cfg.simclr or SimCLRConfig()
-        self.encoder_cfg = cfg.model.encoder
-        return self
-
-    def prepare(self, cfg, labels=None, pre=None) -> Prepared:
-        return super().prepare(cfg, LabelSet([]), pre)
-
-    def targets(self, data, labels) -> torch.Tensor:
-        return torch.zeros(len(data), dtype=torch.long)  # unused: the pairs are the supervision
-
-    def build_model(self, cfg, labels, pre, pretrained: bool = True) -> SimCLRModel:
-        model = SimCLRModel(create_encoder(cfg.model.encoder, pre.input_shape, pretrained), self.options)
-        return model.to(memory_format=torch.channels_last) if cfg.train.channels_last else model
+    def wrap(self, encoder, pre) -> SimCLRModel:
+        return SimCLRModel(encoder, self.options)
 
     def augmenter(self, cfg):
         return lambda x: two_views(x, self.options.views)
 
     def loss(self, cfg, prepared):
         return lambda z, _: nt_xent(gather_views(z), self.options.temperature)[0]
-
-    @property
-    def hits(self):
-        return None
 
     def validate(self, model, split: Split, batch_size: int, k: int, device) -> dict:
         """NT-Xent and pair accuracy on fixed views of the split (the same every epoch), in batches of 256."""
@@ -117,10 +93,5 @@ class SimCLRTask(ImageClassification):
                 loss_sum, hits, views = loss_sum + float(loss) * 2 * len(x), hits + int(right), views + 2 * len(x)
         return {"loss": loss_sum / max(1, views), "accuracy": hits / max(1, views)}
 
-    def report(self, model, prepared, split: str, out_dir: Path, history: list, device) -> dict:
-        m = self.validate(model, prepared.splits[split], 256, 0, device)
-        return write_report(out_dir, m, f"SimCLR on the {split} split: NT-Xent {m['loss']:.4f}, "
-                                        f"pair accuracy {m['accuracy']:.4f}")
-
-    def after_save(self, model: SimCLRModel, pre, run_dir: Path) -> Path:
-        return save_encoder(model.encoder, self.encoder_cfg, pre, run_dir / "encoder")
+    def summary(self, m: dict, split: str) -> str:
+        return f"SimCLR on the {split} split: NT-Xent {m['loss']:.4f}, pair accuracy {m['accuracy']:.4f}"

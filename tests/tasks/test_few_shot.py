@@ -127,3 +127,37 @@ def test_contrastive_tuning_visits_every_pair_once_an_epoch():
     contrastive_tune(encoder, texts, targets, cfg, seed=0)
     expected = sorted(tuple(dict.fromkeys([texts[a], texts[b]])) for a, b, _ in pairs(targets, 2, 0)) * 2
     assert sorted(encoder.calls) == sorted(expected)
+
+
+def test_end_to_end_trains_encoder_and_head_together_and_round_trips(tmp_path, monkeypatch):
+    import tixel.tasks.few_shot as few_shot
+    from tixel.tasks.few_shot import end_to_end
+
+    class Embedded:  # the encoder interface end_to_end uses: texts "0".."5" index an embedding table
+        def __init__(self):
+            self.model = torch.nn.Embedding(6, 4)
+
+        def forward(self, texts):
+            return torch.nn.functional.normalize(self.model(torch.tensor([int(t) for t in texts])), dim=-1)
+
+        def weights_changed(self):
+            pass
+
+    torch.manual_seed(0)
+    encoder, head = Embedded(), torch.nn.Linear(4, 2)
+    table, weight = encoder.model.weight.detach().clone(), head.weight.detach().clone()
+    cfg = FewShotConfig(end_to_end_epochs=30, end_to_end_lr=0.05, batch_size=2)
+    losses = end_to_end(encoder, head, [str(i) for i in range(6)], np.array([0, 0, 0, 1, 1, 1]), cfg, seed=0)
+    assert len(losses) == 30 * 3 and np.mean(losses[-3:]) < 0.5 * np.mean(losses[:3])
+    assert not torch.allclose(encoder.model.weight, table) and not torch.allclose(head.weight, weight)
+
+    calls = []
+    monkeypatch.setattr(few_shot, "end_to_end", lambda enc, head, texts, y, cfg, seed: calls.append(len(texts))
+                        or end_to_end(enc, head, texts, y, cfg, seed))
+    result = train(few_shot_cfg(tmp_path, pairs_per_example=2, end_to_end_epochs=1), **QUIET)
+    assert calls == [6] and result.test_metrics["accuracy"] == 1.0  # after the head: on the 3 + 3 shots
+    texts = ["The goalkeeper saved a penalty", "The software update adds a new chip driver"]
+    tuned, loaded = Predictor.load(result.run_dir), Predictor.load(result.bundle_dir)
+    assert torch.allclose(tuned.probabilities(texts), loaded.probabilities(texts), atol=1e-6)
+    with pytest.raises(ValueError, match="needs method setfit"):
+        FewShotConfig(method="prototype", end_to_end_epochs=1)

@@ -237,7 +237,8 @@ def _print_row(row: dict, format: str) -> None:
 @app.command()
 @guarded
 def serve(
-    bundles: List[str] = typer.Argument(..., help="Run folders or bundles, each PATH or NAME=PATH."),
+    bundles: List[str] = typer.Argument(..., help="Run folders or bundles, each PATH or NAME=PATH; "
+                                        "PATH+PATH2 serves their ensemble under one name."),
     host: str = typer.Option("127.0.0.1", help="Interface to bind; the default answers this machine only."),
     port: int = typer.Option(8000, min=0, max=65535),
     backend: str = typer.Option("torch", help="torch, or onnx (each bundle needs an ONNX export)."),

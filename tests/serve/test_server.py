@@ -190,3 +190,24 @@ def test_zero_shot_classifier_is_served(tmp_path, monkeypatch):
         listed = httpx.get(f"{url}/v1/models").json()["models"][0]
     assert [o["label"] for o in reply["outputs"]] == labels
     assert listed["task"] == "zero_shot_classification" and listed["labels"] == labels
+
+
+def test_an_ensemble_is_served_under_one_name(runs, tmp_path):
+    """`A+B` serves the mean of both bundles' class probabilities, the model `tixel evaluate A B` reports."""
+    from serving import QUIET, RNN
+    from text_data import text_config
+
+    from tixel.config import validate
+    from tixel.predict import EnsemblePredictor
+    from tixel.train.run import train
+
+    cfg = text_config(tmp_path, RNN, epochs=2)
+    cfg.update(seed=1, output={"dir": str(tmp_path / "runs"), "name": "other"})
+    other = train(validate(cfg), **QUIET).run_dir
+    app = create_app(model_sources([f"both={runs['sentiment']}+{other}"]))
+    with running(app, free_port()) as (url, _):
+        reply = httpx.post(f"{url}/v1/models/both/predict", json={"inputs": TEXTS, "top_k": 2}).json()
+    members = [Predictor.load(runs["sentiment"]), Predictor.load(other)]
+    assert reply["outputs"] == EnsemblePredictor(members).predict(TEXTS, top_k=2)
+    single = members[0].predict(TEXTS, top_k=2)
+    assert [o["top_k"] for o in reply["outputs"]] != [o["top_k"] for o in single]

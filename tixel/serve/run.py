@@ -11,19 +11,31 @@ from tixel.serve.limits import ServeSettings
 
 
 def model_sources(specs: Sequence[str], backend: str = "torch") -> dict:
-    """`PATH` or `NAME=PATH` -> {name: loader}; a name defaults to the run folder's name."""
+    """`PATH` or `NAME=PATH` -> {name: loader}; a name defaults to the run folder's name. `PATH+PATH2+...`
+    serves the ensemble of those bundles (the mean of their class probabilities) under one name."""
     from tixel.bundle import resolve
-    from tixel.predict import Predictor
 
     models = {}
     for spec in specs:
         name, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
-        folder = resolve(path)
-        name = name or (folder.parent.name if folder.name == "bundle" else folder.name)
+        folders = [resolve(p) for p in _members(path)]
+        name = name or (folders[0].parent.name if folders[0].name == "bundle" else folders[0].name)
         if name in models:
             raise TixelError(f"two models are named {name!r}; name them with NAME=PATH")
-        models[name] = lambda folder=folder: Predictor.load(folder, backend=backend)
+        models[name] = lambda folders=folders: _load(folders, backend)
     return models
+
+
+def _members(path: str) -> list[str]:
+    # a '+' that is part of an existing file name is not a separator
+    return [path] if os.path.exists(path) or "+" not in path else path.split("+")
+
+
+def _load(folders: list, backend: str):
+    from tixel.predict import EnsemblePredictor, Predictor
+
+    members = [Predictor.load(f, backend=backend) for f in folders]
+    return members[0] if len(members) == 1 else EnsemblePredictor(members)
 
 
 def api_key_from(env: str | None) -> str | None:

@@ -2,7 +2,8 @@
 
 `setfit`: SetFit (Tunstall et al. 2022, "Efficient Few-Shot Learning Without Prompts"). The sentence
 encoder is fine-tuned contrastively on pairs drawn from the K shots: a cosine of 1 for same-class pairs,
-0 otherwise, with a squared error. A logistic regression is then fitted on the tuned embeddings.
+0 otherwise, with a squared error. A logistic regression is then fitted on the tuned embeddings, and
+`end_to_end_epochs` can then train encoder and head together with cross-entropy (SetFit's last stage).
 `prototype`: nearest class mean of the untuned embeddings (Snell et al. 2017), the no-training baseline.
 
 The `setfit` package itself pins transformers < 5, so the method is implemented here: it needs only

@@ -21,7 +21,7 @@ def worker(rank: int, init: str, z: torch.Tensor, out: str) -> None:
     loss = nt_xent(gather_views(local), 0.5)[0]
     (loss * (len(mine) * WORLD / IMAGES)).backward()  # the train loop's weighting by share
     torch.save({"loss": loss.detach(), "grad": local.grad / WORLD}, f"{out}.{rank}")  # / WORLD: DDP's mean
-    close(World(rank, WORLD))  # barrier first: a rank leaving gloo alone once died with SIGABRT in CI
+    close(World(rank, WORLD))  # the train loop's teardown: barrier, then destroy
 
 
 def test_gathered_loss_and_gradients_equal_one_process(tmp_path):

@@ -4,9 +4,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from tixel.engine import loop
+from tixel.engine.optim import create_optimizer, create_scheduler
 from tixel.tasks import classification as clf
-from tixel.train import loop
-from tixel.train.optim import create_optimizer, create_scheduler
 
 
 def tixel_epoch_rate(model, batches, train_cfg) -> float:

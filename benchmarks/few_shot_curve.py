@@ -10,8 +10,8 @@ import json
 import time
 from pathlib import Path
 
-from tixel.config import load_config
-from tixel.train.run import train
+from tixel.commands.train import train
+from tixel.core.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,10 +10,10 @@ import time
 
 import torch
 
-from tixel.config import load_config
-from tixel.pretrain.common import token_loss
-from tixel.pretrain.mlm import MaskedLM
+from tixel.core.config import load_config
 from tixel.tasks import create_task
+from tixel.tasks.pretrain.common import token_loss
+from tixel.tasks.pretrain.mlm import MaskedLM
 
 
 class EveryPositionMLM(MaskedLM):

@@ -18,10 +18,10 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from tixel.config import validate
+from tixel.core.config import validate
+from tixel.engine import loop
+from tixel.engine.optim import create_optimizer, create_scheduler
 from tixel.tasks import create_task
-from tixel.train import loop
-from tixel.train.optim import create_optimizer, create_scheduler
 
 CONLL = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "conll2003" / "train.txt.gz"
 ENCODER = {"type": "rnn", "embedding_dim": 100, "hidden_size": 128, "bidirectional": True}

@@ -40,8 +40,8 @@ def sentences() -> list[str]:
 
 
 def minilm_bundle(out: Path, texts: list[str]) -> Path:
-    from tixel.config import validate
-    from tixel.train.run import train
+    from tixel.commands.train import train
+    from tixel.core.config import validate
 
     rows = out / "minilm-train.jsonl"
     rows.write_text("".join(json.dumps({"text": t, "label": ["neg", "pos"][i % 2]}) + "\n" for i, t in enumerate(texts[:64])))
@@ -55,8 +55,8 @@ def minilm_bundle(out: Path, texts: list[str]) -> Path:
 
 
 def cnn_bundle(out: Path) -> Path:
-    from tixel.config import load_config, validate
-    from tixel.train.run import train
+    from tixel.commands.train import train
+    from tixel.core.config import load_config, validate
 
     if (SHARED / "mnist").exists():
         cfg = load_config(ROOT / "examples" / "mnist-seed-cnn.yaml",
@@ -152,7 +152,7 @@ def single_item_latency(bundle: Path, items: list, repeats: int = 200) -> dict:
     """In-process ms per single-item prediction: eager, torch.compile (after its warm-up), onnxruntime."""
     import torch
 
-    from tixel.predict import Predictor
+    from tixel.engine.predict import Predictor
 
     out = {}
     eager, onnx = Predictor.load(bundle), Predictor.load(bundle, backend="onnx")
@@ -184,7 +184,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["mnist-cnn", "minilm"], choices=["mnist-cnn", "minilm"])
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    from tixel.export import export_onnx
+    from tixel.commands.export import export_onnx
 
     texts, pngs = sentences(), images(256)
     makers = {"minilm": lambda: minilm_bundle(args.out, texts), "mnist-cnn": lambda: cnn_bundle(args.out)}

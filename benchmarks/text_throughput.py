@@ -14,7 +14,7 @@ import torch
 from common import tixel_epoch_rate
 from torch import nn
 
-from tixel.config import validate
+from tixel.core.config import validate
 from tixel.data.batching import TensorBatches
 
 

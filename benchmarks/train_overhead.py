@@ -14,7 +14,7 @@ import torch
 from common import tixel_epoch_rate
 from torch import nn
 
-from tixel.config import load_config
+from tixel.core.config import load_config
 from tixel.data.batching import TensorBatches
 from tixel.models import build_classifier
 

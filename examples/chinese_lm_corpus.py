@@ -7,8 +7,8 @@ so no validation or test review is seen in pretraining) plus every waimai_10k re
 import sys
 from pathlib import Path
 
-from tixel import registry
-from tixel.config import load_config
+from tixel.core import registry
+from tixel.core.config import load_config
 from tixel.data.splits import make_splits
 
 HERE = Path(__file__).parent

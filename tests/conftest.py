@@ -18,6 +18,6 @@ def tiny_raw(tmp_path):
 
 @pytest.fixture
 def tiny_cfg(tiny_raw):
-    from tixel.config import validate
+    from tixel.core.config import validate
 
     return validate(tiny_raw)

@@ -5,11 +5,11 @@ import pytest
 import torch
 from PIL import Image
 
-from tixel.bundle import load_bundle, resolve
-from tixel.config import validate
-from tixel.errors import BundleError
-from tixel.predict import Predictor
-from tixel.train.run import train
+from tixel.commands.train import train
+from tixel.core.config import validate
+from tixel.core.errors import BundleError
+from tixel.engine.bundle import load_bundle, resolve
+from tixel.engine.predict import Predictor
 
 
 @pytest.fixture(scope="module")

@@ -87,7 +87,7 @@ def test_config_check_and_schema(config_file):
 def test_examples_validate():
     from pathlib import Path
 
-    from tixel.config import load_config
+    from tixel.core.config import load_config
 
     examples = sorted(Path(__file__).parent.parent.glob("examples/*.yaml"))
     assert examples
@@ -116,7 +116,7 @@ def test_ctrl_c_checkpoints_and_says_how_to_resume(tmp_path, config_file):
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert f"--resume {tmp_path / 'runs' / 'cli'}" in err
-    from tixel.train.checkpoint import load_checkpoint
+    from tixel.core.io import load_checkpoint
 
     state = load_checkpoint(tmp_path / "runs" / "cli" / "checkpoints" / "last.pt")["state"]
     assert state["epoch"] >= 1

@@ -2,8 +2,8 @@ import json
 import subprocess
 import sys
 
-from tixel.config import validate
-from tixel.train.run import train
+from tixel.commands.train import train
+from tixel.core.config import validate
 
 QUIET = dict(progress=False, log=lambda *_: None)
 

@@ -3,8 +3,8 @@ import json
 import pytest
 import yaml
 
-from tixel.config import apply_overrides, experiment_schema, load_config, validate
-from tixel.errors import ConfigError
+from tixel.core.config import apply_overrides, experiment_schema, load_config, validate
+from tixel.core.errors import ConfigError
 
 
 def write(tmp_path, raw):
@@ -104,7 +104,7 @@ def test_json_schema_includes_registered_pieces():
 def test_set_pretrained_overrides_the_from_spelling_in_the_file(tmp_path):
     import yaml
 
-    from tixel.config import load_config
+    from tixel.core.config import load_config
 
     raw = {"task": "image_classification", "data": {"format": "digits"},
            "model": {"encoder": {"type": "cnn", "from": "somewhere", "blocks": [{"channels": 4}]}}}

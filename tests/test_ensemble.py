@@ -6,13 +6,13 @@ import sys
 import pytest
 import torch
 
-from tixel.bundle import load_bundle
-from tixel.config import validate
-from tixel.errors import ConfigError
-from tixel.evaluate.ensemble import evaluate_ensemble
-from tixel.evaluate.run import prepare_for
-from tixel.predict import Predictor
-from tixel.train.run import train
+from tixel.commands.ensemble import evaluate_ensemble
+from tixel.commands.evaluate import prepare_for
+from tixel.commands.train import train
+from tixel.core.config import validate
+from tixel.core.errors import ConfigError
+from tixel.engine.bundle import load_bundle
+from tixel.engine.predict import Predictor
 
 QUIET = dict(progress=False, log=lambda *_: None)
 
@@ -59,7 +59,7 @@ def test_cli_evaluate_with_two_runs_writes_the_ensemble_report(tiny_raw, tmp_pat
 def test_predict_with_an_ensemble_gives_the_mean_probabilities(tiny_raw, tmp_path):
     import numpy as np
 
-    from tixel.predict import EnsemblePredictor
+    from tixel.engine.predict import EnsemblePredictor
 
     a, b = two_seeds(tiny_raw)
     members = [Predictor.load(a), Predictor.load(b)]

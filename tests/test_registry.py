@@ -1,7 +1,7 @@
 import pytest
 
-from tixel import registry
-from tixel.errors import ConfigError
+from tixel.core import registry
+from tixel.core.errors import ConfigError
 
 
 def test_every_kind_has_builtins():

@@ -19,7 +19,7 @@ TINY = {
 
 def stop_after(epochs, steps):
     """A train hook that requests a stop (as Ctrl-C does) after `epochs` whole epochs plus `steps` batches."""
-    from tixel.train.loop import Step
+    from tixel.engine.loop import Step
 
     def hook(job, event):
         if isinstance(event, Step) and job.state.global_step == epochs * len(job.train) + steps:

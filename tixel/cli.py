@@ -44,7 +44,7 @@ def guarded(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from tixel.errors import TixelError
+        from tixel.core.errors import TixelError
 
         try:
             return fn(*args, **kwargs)
@@ -83,10 +83,10 @@ def pretrain(
 
 
 def _run(config: Path, set_: list, resume: Optional[Path], progress: bool, command: str) -> None:
-    from tixel.config import load_config
-    from tixel.errors import ConfigError
-    from tixel.train.loop import Interrupted
-    from tixel.train.run import train as run_training
+    from tixel.commands.train import train as run_training
+    from tixel.core.config import load_config
+    from tixel.core.errors import ConfigError
+    from tixel.engine.loop import Interrupted
 
     cfg = load_config(config, set_)
     if command == "pretrain" and cfg.task not in PRETRAIN_TASKS:
@@ -113,7 +113,7 @@ def tune(
     trials: Optional[int] = typer.Option(None, help="Finished trials wanted in the study (default: search.trials)."),
 ):
     """Hyperparameter search (Optuna): start it N times on one --storage for N workers; rerun to resume."""
-    from tixel.tune.study import tune as run_tune
+    from tixel.commands.tune.study import tune as run_tune
 
     summary = run_tune(str(config), set_, storage, trials)
     if "best_number" in summary:
@@ -132,8 +132,8 @@ def evaluate(
 ):
     """Per-class report (text + JSON), confusion matrix and learning curve PNGs. Given several runs, the
     report is on the mean of their class probabilities."""
-    from tixel.evaluate.ensemble import evaluate_ensemble
-    from tixel.evaluate.run import evaluate_bundle
+    from tixel.commands.ensemble import evaluate_ensemble
+    from tixel.commands.evaluate import evaluate_bundle
 
     out_dir = str(out) if out else None
     if len(paths) > 1:
@@ -167,7 +167,7 @@ def predict(
                                         "mean of its and BUNDLE's class probabilities."),
 ):
     """Label and top-k probabilities for each input. With no inputs, texts are read from stdin."""
-    from tixel.predict import EnsemblePredictor, Predictor
+    from tixel.engine.predict import EnsemblePredictor, Predictor
 
     if format not in ("text", "jsonl"):
         raise typer.BadParameter("expected text or jsonl", param_hint="--format")
@@ -198,7 +198,7 @@ def predict(
 
 def _stream(predictor, files, text, source, column, output: Path, top_k: int, batch_size: int) -> None:
     from tixel.data.inputs import input_files, read_texts
-    from tixel.predict import stream_predictions
+    from tixel.engine.predict import stream_predictions
 
     load = None
     if files or (source and Path(source).is_dir()):
@@ -271,8 +271,8 @@ def export(
 ):
     """Export the model into the bundle (model.onnx + model.onnx.data) after a parity check against torch,
     or, with --merge, fold a LoRA/IA3 adapter into a plain bundle."""
-    from tixel.export import export as run_export
-    from tixel.export import merge_bundle
+    from tixel.commands.export import export as run_export
+    from tixel.commands.export import merge_bundle
 
     if merge:
         if out is None:
@@ -292,7 +292,7 @@ def compare(
     out: Path = typer.Option(Path("runs/compare"), help="Where compare.txt, compare.json and compare.png go."),
 ):
     """The runs' held-out metrics side by side (e.g. scratch, frozen, LoRA, full), with a PNG bar chart."""
-    from tixel.evaluate.compare import compare as run_compare
+    from tixel.commands.compare import compare as run_compare
 
     result = run_compare(runs, out, metric)
     typer.echo(result["table"])
@@ -309,7 +309,7 @@ def config_check(
     """Validate a config without running anything."""
     import yaml
 
-    from tixel.config import load_config, to_dict
+    from tixel.core.config import load_config, to_dict
 
     cfg = load_config(config, set_)
     typer.echo(yaml.safe_dump(to_dict(cfg), sort_keys=False) if show else f"{config}: ok ({cfg.task})")
@@ -318,7 +318,7 @@ def config_check(
 @config_app.command("schema")
 def config_schema():
     """Print the JSON Schema of the experiment config."""
-    from tixel.config import experiment_schema
+    from tixel.core.config import experiment_schema
 
     typer.echo(json.dumps(experiment_schema().model_json_schema(), indent=2))
 

@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from tixel.core.errors import DataError
 from tixel.data import tags as tagging
 from tixel.data.conll import (
     ConllData,
@@ -12,7 +13,6 @@ from tixel.data.conll import (
     to_jsonl_record,
 )
 from tixel.data.words import join_tokens, split_words
-from tixel.errors import DataError
 
 CONLL = """-DOCSTART- -X- -X- O
 

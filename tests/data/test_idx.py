@@ -4,8 +4,8 @@ import struct
 import numpy as np
 import pytest
 
+from tixel.core.errors import DataError
 from tixel.data.idx import IdxPair, read_idx, read_pair
-from tixel.errors import DataError
 
 
 def write_idx(path, array: np.ndarray, compress=False):
@@ -62,8 +62,8 @@ def test_label_count_mismatch_names_both_files(tmp_path):
 def test_idx_config_trains_end_to_end(tmp_path, tiny_raw):
     from sklearn.datasets import load_digits
 
-    from tixel.config import validate
-    from tixel.train.run import train
+    from tixel.commands.train import train
+    from tixel.core.config import validate
 
     digits = load_digits(n_class=3)
     pixels = (digits.images * 15).astype(np.uint8)

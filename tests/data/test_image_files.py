@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tixel.core.errors import DataError
 from tixel.data.image_csv import ImageCsvData, read_image_csv
 from tixel.data.image_folder import read_image_folder
-from tixel.errors import DataError
 
 
 def make_folder(root, sizes=None, classes=("cat", "dog"), per_class=3):

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
+from tixel.core.errors import DataError
 from tixel.data.batching import TensorBatches
 from tixel.data.images import ImageSet, SplitConfig
 from tixel.data.labels import LabelSet
 from tixel.data.splits import make_splits
-from tixel.errors import DataError
 
 
 def image_set(n=100, classes=4):

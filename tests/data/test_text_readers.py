@@ -2,10 +2,10 @@ import gzip
 
 import pytest
 
+from tixel.core.errors import DataError
 from tixel.data.tabular import DelimitedData, JsonlData, read_delimited, read_jsonl
 from tixel.data.text import CleanConfig, clean
 from tixel.data.text_folder import BBCNewsData, read_bbc_news, read_text_folder
-from tixel.errors import DataError
 
 
 def tsv_cfg(path, **kw):

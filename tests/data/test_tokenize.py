@@ -39,8 +39,8 @@ def test_pretrained_minilm_tokenizer_offline(monkeypatch):
 
 
 def test_missing_pretrained_checkpoint_says_so(tmp_path):
+    from tixel.core.errors import ConfigError
     from tixel.data.pretrained import resolve
-    from tixel.errors import ConfigError
 
     with pytest.raises(ConfigError, match="no local Hugging Face checkpoint.*from disk only"):
         resolve(str(tmp_path / "nowhere"))

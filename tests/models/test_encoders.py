@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from tixel import registry
-from tixel.config import HeadConfig
+from tixel.core import registry
+from tixel.core.config import HeadConfig
 from tixel.models import Classifier, build_classifier
 from tixel.models.heads import ClassificationHead
 
@@ -52,7 +52,7 @@ def test_seed_network_shape(tiny_raw):
     """Conv2D(32, 3x3) -> MaxPool(2) -> Flatten -> Dense(10) on 28x28: 5408 features, 54,410 parameters."""
     from pathlib import Path
 
-    from tixel.config import load_config
+    from tixel.core.config import load_config
 
     cfg = load_config(Path(__file__).parents[2] / "examples" / "mnist-seed-cnn.yaml")
     model = build_classifier(cfg.model, (1, 28, 28), 10)
@@ -61,7 +61,7 @@ def test_seed_network_shape(tiny_raw):
 
 
 def test_too_much_downsampling_is_a_config_error():
-    from tixel.errors import ConfigError
+    from tixel.core.errors import ConfigError
     from tixel.models.cnn import CNNConfig, CNNEncoder
 
     cfg = CNNConfig(type="cnn", blocks=[{"channels": 2, "kernel": 5}] * 3)

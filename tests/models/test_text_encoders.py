@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from tixel import registry
+from tixel.core import registry
 from tixel.models.text_spec import TinyTextSpec
 
 
@@ -52,7 +52,7 @@ def test_glove_initialises_known_words_and_reports_coverage(tmp_path):
 
 
 def test_vector_dimension_mismatch_names_the_field():
-    from tixel.errors import ConfigError
+    from tixel.core.errors import ConfigError
     from tixel.models.rnn import RNNConfig, RNNEncoder
 
     with pytest.raises(ConfigError, match="model.encoder.embedding_dim is 64 .* 50 dimensions"):

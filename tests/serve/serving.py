@@ -10,8 +10,8 @@ from ner_data import ner_config
 from text_data import text_config
 from tiny import TINY
 
-from tixel.config import validate
-from tixel.train.run import train
+from tixel.commands.train import train
+from tixel.core.config import validate
 
 QUIET = dict(progress=False, log=lambda *_: None)
 RNN = {"type": "rnn", "bidirectional": True, "embedding_dim": 32, "hidden_size": 32}

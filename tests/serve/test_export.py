@@ -8,11 +8,11 @@ import torch
 from serving import QUIET
 from text_data import text_config
 
-from tixel.config import validate
-from tixel.errors import TixelError
-from tixel.export import export_onnx
-from tixel.predict import Predictor
-from tixel.train.run import train
+from tixel.commands.export import export_onnx
+from tixel.commands.train import train
+from tixel.core.config import validate
+from tixel.core.errors import TixelError
+from tixel.engine.predict import Predictor
 
 TEXTS = ["the film was wonderful", "a boring plot and tedious actors with a really clumsy ending", "x"]
 SENTENCES = ["John Smith lives in Paris", "Mary visited the Acme Corporation offices in Berlin yesterday"]

@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 from text_data import sentiment_rows, write_jsonl
 
-from tixel.errors import TixelError
-from tixel.predict import Predictor, stream_predictions
+from tixel.core.errors import TixelError
+from tixel.engine.predict import Predictor, stream_predictions
 
 
 def rows_of(path):

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from serving import running
 
-from tixel.predict import Predictor
+from tixel.engine.predict import Predictor
 from tixel.serve.app import create_app
 from tixel.serve.limits import ServeSettings
 from tixel.serve.run import free_port, model_sources
@@ -197,9 +197,9 @@ def test_an_ensemble_is_served_under_one_name(runs, tmp_path):
     from serving import QUIET, RNN
     from text_data import text_config
 
-    from tixel.config import validate
-    from tixel.predict import EnsemblePredictor
-    from tixel.train.run import train
+    from tixel.commands.train import train
+    from tixel.core.config import validate
+    from tixel.engine.predict import EnsemblePredictor
 
     cfg = text_config(tmp_path, RNN, epochs=2)
     cfg.update(seed=1, output={"dir": str(tmp_path / "runs"), "name": "other"})

@@ -5,10 +5,10 @@ import pytest
 import torch
 from text_data import write_jsonl
 
-from tixel.config import validate
-from tixel.predict import Predictor
+from tixel.commands.train import train
+from tixel.core.config import validate
+from tixel.engine.predict import Predictor
 from tixel.tasks.few_shot import FewShotConfig, pairs, prompt_shots, sample_shots
-from tixel.train.run import train
 
 QUIET = dict(progress=False, log=lambda *_: None)
 SPORT = ["The striker scored twice in the derby", "The champion won the tennis final", "The team lost the cup match",
@@ -65,7 +65,7 @@ def test_few_shot_trains_reports_seeds_and_round_trips(tmp_path, method):
     assert torch.allclose(first.probabilities(texts), again.probabilities(texts), atol=1e-6)
     assert [r["label"] for r in first.predict(texts)] == ["sport", "tech"]
     assert (result.bundle_dir / "encoder" / "model.safetensors").exists() == (method == "setfit")
-    from tixel.evaluate.run import evaluate_bundle
+    from tixel.commands.evaluate import evaluate_bundle
 
     evaluated = evaluate_bundle(str(result.run_dir))
     assert evaluated["seeds"]["mean"] == seeds["mean"] and "over 2 shot draws" in evaluated["text"]

@@ -7,9 +7,9 @@ import pytest
 import torch
 from ner_data import ner_config, write_chinese
 
-from tixel.config import validate
-from tixel.predict import Predictor
-from tixel.train.run import train
+from tixel.commands.train import train
+from tixel.core.config import validate
+from tixel.engine.predict import Predictor
 
 QUIET = dict(progress=False, log=lambda *_: None)
 RNN = {"type": "rnn", "embedding_dim": 32, "hidden_size": 32, "bidirectional": True,
@@ -113,7 +113,7 @@ def test_crf_weights_in_bundle(rnn_run):
 def test_evaluate_on_another_labelled_conll_file(rnn_run, tmp_path):
     from ner_data import write_conll
 
-    from tixel.evaluate.run import evaluate_bundle
+    from tixel.commands.evaluate import evaluate_bundle
 
     write_conll(tmp_path / "other.txt", 30, seed=7)
     result = evaluate_bundle(str(rnn_run.run_dir), data=str(tmp_path / "other.txt"), out_dir=str(tmp_path / "rep"))

@@ -7,9 +7,9 @@ import pytest
 import torch
 from text_data import sentiment_rows, text_config, write_jsonl
 
-from tixel.config import validate
-from tixel.predict import Predictor
-from tixel.train.run import train
+from tixel.commands.train import train
+from tixel.core.config import validate
+from tixel.engine.predict import Predictor
 
 QUIET = dict(progress=False, log=lambda *_: None)
 TINY_TRANSFORMER = {"type": "transformer", "hidden_size": 32, "layers": 2, "heads": 2, "intermediate_size": 64}
@@ -73,7 +73,7 @@ def test_predict_cli_text_input_and_stdin(tmp_path):
 
 
 def test_evaluate_on_another_labelled_file(tmp_path):
-    from tixel.evaluate.run import evaluate_bundle
+    from tixel.commands.evaluate import evaluate_bundle
 
     result = train(validate(text_config(tmp_path, {"type": "text_cnn", "embedding_dim": 16, "filters": 8},
                                         epochs=3)), **QUIET)

@@ -7,9 +7,9 @@ import pytest
 import torch
 from text_data import write_jsonl
 
-from tixel.config import validate
-from tixel.predict import Predictor
-from tixel.train.run import train
+from tixel.commands.train import train
+from tixel.core.config import validate
+from tixel.engine.predict import Predictor
 
 QUIET = dict(progress=False, log=lambda *_: None)
 ROWS = [("The striker scored twice and the team won the league match", "sport"),
@@ -64,7 +64,7 @@ def test_templates_are_averaged_and_descriptions_used():
 
 
 def test_cache_hit_skips_encoding(tmp_path):
-    from tixel.embed import EmbeddingCache, SentenceEncoder
+    from tixel.models.sentence import EmbeddingCache, SentenceEncoder
 
     cache = EmbeddingCache(tmp_path / "c.sqlite")
     first = SentenceEncoder("minilm-l6", cache=cache)

@@ -14,10 +14,10 @@ import yaml
 from postgres import postgres_url  # noqa: F401  (fixture)
 from tiny import TINY
 
-from tixel.config import validate
-from tixel.errors import ConfigError
-from tixel.tune.space import SearchConfig, check_space
-from tixel.tune.study import objective, open_study, tune
+from tixel.commands.tune.space import SearchConfig, check_space
+from tixel.commands.tune.study import objective, open_study, tune
+from tixel.core.config import validate
+from tixel.core.errors import ConfigError
 
 QUIET = dict(log=lambda *_: None)
 SPACE = {"train.lr": {"type": "float", "low": 1e-3, "high": 3e-2, "log": True},

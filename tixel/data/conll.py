@@ -10,7 +10,9 @@ from typing import Literal, Optional, Sequence
 import numpy as np
 from pydantic import Field
 
-from tixel.config import Section
+from tixel.core.config import Section
+from tixel.core.errors import DataError
+from tixel.core.registry import register_reader
 from tixel.data import tags as tagging
 from tixel.data.examples import Origins
 from tixel.data.images import SplitConfig
@@ -18,8 +20,6 @@ from tixel.data.splits import SplitFiles, read_split_files
 from tixel.data.tabular import jsonl_records, open_text
 from tixel.data.text import TokenizerConfig
 from tixel.data.words import join_tokens, split_words
-from tixel.errors import DataError
-from tixel.registry import register_reader
 
 
 class TaggingDataBase(Section):

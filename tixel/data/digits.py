@@ -6,8 +6,8 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
+from tixel.core.registry import register_reader
 from tixel.data.images import ImageDataBase, ImageSet
-from tixel.registry import register_reader
 
 
 class DigitsData(ImageDataBase):

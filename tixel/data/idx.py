@@ -8,10 +8,10 @@ from typing import Literal, Optional
 
 import numpy as np
 
-from tixel.config import Section
+from tixel.core.config import Section
+from tixel.core.errors import DataError
+from tixel.core.registry import register_reader
 from tixel.data.images import ImageDataBase, ImageSet
-from tixel.errors import DataError
-from tixel.registry import register_reader
 
 # IDX type byte -> big-endian numpy dtype
 _DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}

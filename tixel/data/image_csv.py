@@ -5,10 +5,10 @@ import csv
 from pathlib import Path
 from typing import Literal, Optional
 
+from tixel.core.errors import DataError
+from tixel.core.registry import register_reader
 from tixel.data.images import ImageDataBase, ImageSet, load_image, stack_images
 from tixel.data.splits import SplitFiles, read_split_files
-from tixel.errors import DataError
-from tixel.registry import register_reader
 
 
 class ImageCsvData(ImageDataBase, SplitFiles):

@@ -4,6 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from tixel.core.errors import DataError
+from tixel.core.registry import register_reader
 from tixel.data.images import (
     ImageDataBase,
     ImageSet,
@@ -12,8 +14,6 @@ from tixel.data.images import (
     stack_images,
 )
 from tixel.data.splits import SplitFiles, read_split_files
-from tixel.errors import DataError
-from tixel.registry import register_reader
 
 
 class ImageFolderData(ImageDataBase, SplitFiles):

@@ -8,9 +8,9 @@ from typing import Literal, Optional, Sequence
 import numpy as np
 from pydantic import Field
 
-from tixel.config import Section
+from tixel.core.config import Section
+from tixel.core.errors import DataError
 from tixel.data.examples import Origins
-from tixel.errors import DataError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 

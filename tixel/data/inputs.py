@@ -6,8 +6,9 @@ import sys
 from pathlib import Path
 from typing import Iterator, Optional
 
+from tixel.core.errors import DataError
+from tixel.data.images import list_images
 from tixel.data.tabular import jsonl_records, open_text
-from tixel.errors import DataError
 
 
 def read_texts(path: str, column: Optional[str] = None, quoting: bool = True) -> Iterator[str]:
@@ -43,8 +44,6 @@ def _field(handle, field: str, path: Path) -> Iterator[str]:
 
 def input_files(folder: Path, kind: str) -> list[Path]:
     """A folder to predict: its images (image models) or its .txt files (text models), sorted."""
-    from tixel.data.images import list_images
-
     files = list_images(folder) if kind == "image" else sorted(folder.rglob("*.txt"))
     if not files:
         raise DataError(f"{folder}: no {'images' if kind == 'image' else '.txt files'} in it")

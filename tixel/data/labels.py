@@ -6,7 +6,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from tixel.errors import DataError
+from tixel.core.errors import DataError
 
 
 def natural_key(name: str):

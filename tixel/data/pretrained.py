@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from tixel.errors import ConfigError
+from tixel.core.errors import ConfigError
 
 # name -> (package, attribute giving the folder)
 KNOWN = {

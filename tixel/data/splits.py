@@ -5,8 +5,8 @@ from typing import Optional, Protocol
 
 import numpy as np
 
-from tixel.config import Section
-from tixel.errors import DataError
+from tixel.core.config import Section
+from tixel.core.errors import DataError
 
 SPLITS = ("train", "validation", "test")
 

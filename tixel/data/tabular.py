@@ -10,10 +10,10 @@ from typing import Iterator, Literal, Optional, Union
 
 from pydantic import Field
 
+from tixel.core.errors import DataError
+from tixel.core.registry import register_reader
 from tixel.data.splits import SplitFiles, read_split_files
 from tixel.data.text import RowCollector, TextDataBase, TextSet
-from tixel.errors import DataError
-from tixel.registry import register_reader
 
 
 class DelimitedData(TextDataBase, SplitFiles):

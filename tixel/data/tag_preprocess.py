@@ -17,6 +17,8 @@ import numpy as np
 import torch
 
 from tixel.data import tokenize
+from tixel.data.pretrained import resolve
+from tixel.data.vectors import load_vectors
 
 MAX_WORD_CHARS = 20
 
@@ -64,8 +66,6 @@ def vector_words(encoder_cfg, n: int) -> list[str]:
     name = getattr(encoder_cfg, "vectors", None)
     if not n or not name:
         return []
-    from tixel.models.vectors import load_vectors
-
     index, _ = load_vectors(name)
     return [w for w, i in sorted(index.items(), key=lambda kv: kv[1])[:n]]
 
@@ -80,8 +80,6 @@ class TaggingPreprocessing:
 
     @classmethod
     def fit(cls, sentences: Sequence[Sequence[str]], data_cfg, encoder_cfg) -> "TaggingPreprocessing":
-        from tixel.data.pretrained import resolve
-
         tok_cfg, pretrained = data_cfg.tokenizer, getattr(encoder_cfg, "pretrained", None)
         if tok_cfg.kind == "pretrained" or (tok_cfg.kind == "auto" and pretrained):
             tokenizer = tokenize.load_tokenizer(resolve(tok_cfg.path or pretrained))

@@ -12,10 +12,10 @@ from typing import Literal, Optional, Sequence
 import numpy as np
 from pydantic import Field
 
-from tixel.config import Section
+from tixel.core.config import Section
+from tixel.core.errors import ConfigError, DataError
 from tixel.data.examples import Origins
 from tixel.data.images import SplitConfig
-from tixel.errors import ConfigError, DataError
 
 
 class CleanConfig(Section):

@@ -10,6 +10,7 @@ from typing import Optional, Sequence
 import torch
 
 from tixel.data import tokenize
+from tixel.data.pretrained import KNOWN, resolve
 from tixel.data.text import CleanConfig, clean
 
 
@@ -22,8 +23,6 @@ class TextPreprocessing:
 
     @classmethod
     def fit(cls, texts: Sequence[str], data_cfg, encoder_cfg) -> "TextPreprocessing":
-        from tixel.data.pretrained import KNOWN, resolve
-
         tok_cfg = data_cfg.tokenizer
         pretrained = getattr(encoder_cfg, "pretrained", None)
         hf_config = None

@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from tixel.errors import ConfigError
+from tixel.core.errors import ConfigError
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 

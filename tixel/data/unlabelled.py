@@ -7,10 +7,11 @@ from typing import Literal, Optional
 
 from pydantic import Field
 
+from tixel.core.errors import DataError
+from tixel.core.registry import register_reader
+from tixel.data.inputs import read_texts
 from tixel.data.splits import SplitFiles, read_split_files
 from tixel.data.text import TextDataBase, TextSet
-from tixel.errors import DataError
-from tixel.registry import register_reader
 
 
 class UnlabelledTextData(TextDataBase, SplitFiles):
@@ -21,8 +22,6 @@ class UnlabelledTextData(TextDataBase, SplitFiles):
 
 
 def read_unlabelled(path: str, column: Optional[str], min_chars: int, quoting: bool = True) -> TextSet:
-    from tixel.data.inputs import read_texts
-
     p = Path(path)
     if p.is_dir():
         files = sorted(p.rglob("*.txt"))

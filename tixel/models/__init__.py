@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from tixel import registry
+from tixel.core import registry
 from tixel.models.heads import ClassificationHead
 
 

@@ -6,7 +6,8 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from tixel.config import Section
+from tixel.core.config import Section
+from tixel.core.errors import ConfigError
 
 CHAR_VOCAB = 2002  # the tagging preprocessing keeps 2,000 characters, plus pad and unknown
 CASING_KINDS = 6
@@ -35,8 +36,6 @@ class CharCNN(nn.Module):
 
 def word_features(batch: dict, chars: nn.Module | None, casing: nn.Module | None, width: int) -> list:
     """The extra per-word features present in `batch`, cut to the `width` the word ids have."""
-    from tixel.errors import ConfigError
-
     out = []
     for module, key in ((chars, "chars"), (casing, "casing")):
         if module is None:

@@ -7,11 +7,11 @@ import torch
 from pydantic import AliasChoices, Field, model_validator
 from torch import nn
 
-from tixel.config import Section
-from tixel.errors import ConfigError
+from tixel.core.config import Section
+from tixel.core.errors import ConfigError
+from tixel.core.registry import register_encoder
 from tixel.models.layers import ACTIVATIONS, MONOTONE, activation
 from tixel.models.saved_encoder import fill_from_folder, load_into
-from tixel.registry import register_encoder
 
 
 class ConvBlock(Section):

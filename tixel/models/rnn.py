@@ -12,12 +12,13 @@ import torch
 from pydantic import AliasChoices, Field, model_validator
 from torch import nn
 
-from tixel.config import Section
+from tixel.core.config import Section
+from tixel.core.registry import register_encoder
 from tixel.models.chars import CASING_KINDS, CharCNN, CharFeaturesConfig, word_features
 from tixel.models.pooling import AttentionPool, masked_pool
 from tixel.models.saved_encoder import fill_from_folder, load_into
 from tixel.models.text_spec import tiny_text_example
-from tixel.registry import register_encoder
+from tixel.models.vectors import embedding_from_vectors
 
 
 class RNNConfig(Section):
@@ -53,8 +54,6 @@ class RNNEncoder(nn.Module):
         self.embedding = nn.Embedding(spec.vocab_size, cfg.embedding_dim, padding_idx=spec.pad_id)
         self.coverage = None
         if cfg.vectors and pretrained:
-            from tixel.models.vectors import embedding_from_vectors
-
             self.coverage = embedding_from_vectors(self.embedding, spec.vocab(), cfg.vectors)
         self.embedding.weight.requires_grad_(not cfg.freeze_embeddings)
         self.chars = CharCNN(cfg.char_features) if cfg.char_features else None

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from torch import nn
 
-from tixel.errors import ConfigError
+from tixel.core.config import to_dict
+from tixel.core.errors import ConfigError
+from tixel.core.io import load_weights, save_weights, write_text
 
 
 def read_spec(folder: str, kind: str) -> dict:
@@ -37,8 +39,6 @@ def fill_from_folder(cfg, keys: tuple[str, ...]):
 
 def load_into(module: nn.Module, cfg, keys: tuple[str, ...], partial: bool = False) -> None:
     """The folder's weights into `module`, once its architecture is checked field by field."""
-    from tixel.train.checkpoint import load_weights
-
     spec, mine = read_spec(cfg.pretrained, cfg.type), cfg.model_dump(mode="json")
     for key in keys:
         if spec[key] != mine[key]:
@@ -48,9 +48,6 @@ def load_into(module: nn.Module, cfg, keys: tuple[str, ...], partial: bool = Fal
 
 
 def save_encoder(encoder: nn.Module, encoder_cfg, pre, folder: Path) -> Path:
-    from tixel.config import to_dict
-    from tixel.train.checkpoint import save_weights, write_text
-
     spec = {k: v for k, v in to_dict(encoder_cfg).items() if k != "pretrained"}
     save_weights(encoder, folder / "encoder.safetensors")
     write_text(folder / "encoder.json", json.dumps(spec, indent=2))

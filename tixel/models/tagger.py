@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from tixel.core.errors import ConfigError
 from tixel.models import create_encoder, initialize
 from tixel.models.crf import CRF, greedy_decode
 from tixel.models.heads import ClassificationHead
@@ -34,8 +35,6 @@ class Tagger(nn.Module):
 def build_tagger(model_cfg, spec, tags: list[str], pretrained: bool = True) -> Tagger:
     encoder = create_encoder(model_cfg.encoder, spec, pretrained)
     if not hasattr(encoder, "sequence"):
-        from tixel.errors import ConfigError
-
         raise ConfigError(f"model.encoder.type: {model_cfg.encoder.type!r} gives no per-token output; "
                           "a tagger needs rnn or transformer")
     model = Tagger(encoder, ClassificationHead(encoder.output_dim, len(tags), model_cfg.head),

@@ -8,9 +8,10 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from tixel.config import Section
+from tixel.core.config import Section
+from tixel.core.registry import register_encoder
 from tixel.models.text_spec import tiny_text_example
-from tixel.registry import register_encoder
+from tixel.models.vectors import embedding_from_vectors
 
 
 class TextCNNConfig(Section):
@@ -32,8 +33,6 @@ class TextCNNEncoder(nn.Module):
         self.embedding = nn.Embedding(spec.vocab_size, cfg.embedding_dim, padding_idx=spec.pad_id)
         self.coverage = None
         if cfg.vectors and pretrained:
-            from tixel.models.vectors import embedding_from_vectors
-
             self.coverage = embedding_from_vectors(self.embedding, spec.vocab(), cfg.vectors)
         self.embedding.weight.requires_grad_(not cfg.freeze_embeddings)
         self.convs = nn.ModuleList(nn.Conv1d(cfg.embedding_dim, cfg.filters, w) for w in cfg.widths)

@@ -8,10 +8,11 @@ import torch
 from pydantic import AliasChoices, Field, model_validator
 from torch import nn
 
-from tixel.config import Section
+from tixel.core.config import Section
+from tixel.core.registry import register_encoder
+from tixel.data.pretrained import resolve
 from tixel.models.pooling import masked_pool
 from tixel.models.text_spec import tiny_text_example
-from tixel.registry import register_encoder
 
 
 class TransformerConfig(Section):
@@ -52,7 +53,6 @@ def backbone(cfg: TransformerConfig, spec, pretrained: bool) -> nn.Module:
     if pretrained:
         from transformers.utils import logging as hf_logging
 
-        from tixel.data.pretrained import resolve
 
         # the checkpoint's pooler is dropped on purpose (tixel pools itself): its "unexpected keys" load
         # report is noise, so it is silenced for this one call

@@ -8,6 +8,9 @@ from typing import Optional
 
 from pydantic import BaseModel, Field
 
+from tixel.core.errors import DataError
+from tixel.data.images import ImageTooLarge, load_image
+
 
 class ServeSettings(BaseModel):
     max_batch_size: int = Field(32, ge=1, description="items per forward pass")
@@ -58,9 +61,6 @@ def image_bytes(index: int, item) -> bytes:
 
 def decode_image(index: int, data: bytes, settings: ServeSettings):
     """Encoded bytes -> uint8 (H, W, C); too many bytes or pixels is refused before decoding."""
-    from tixel.data.images import ImageTooLarge, load_image
-    from tixel.errors import DataError
-
     if len(data) > settings.max_image_bytes:
         raise ItemError(413, f"inputs[{index}]: image of {len(data)} bytes, more than the limit of {settings.max_image_bytes}")
     try:

@@ -6,15 +6,16 @@ import os
 import sys
 from typing import Sequence
 
-from tixel.errors import TixelError
+from tixel.core.errors import TixelError
+from tixel.engine.bundle import resolve
+from tixel.engine.predict import EnsemblePredictor, Predictor
+from tixel.serve.app import create_app
 from tixel.serve.limits import ServeSettings
 
 
 def model_sources(specs: Sequence[str], backend: str = "torch") -> dict:
     """`PATH` or `NAME=PATH` -> {name: loader}; a name defaults to the run folder's name. `PATH+PATH2+...`
     serves the ensemble of those bundles (the mean of their class probabilities) under one name."""
-    from tixel.bundle import resolve
-
     models = {}
     for spec in specs:
         name, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
@@ -32,8 +33,6 @@ def _members(path: str) -> list[str]:
 
 
 def _load(folders: list, backend: str):
-    from tixel.predict import EnsemblePredictor, Predictor
-
     members = [Predictor.load(f, backend=backend) for f in folders]
     return members[0] if len(members) == 1 else EnsemblePredictor(members)
 
@@ -51,7 +50,6 @@ def serve(specs: Sequence[str], host: str = "127.0.0.1", port: int = 8000, backe
           settings: ServeSettings | None = None, log_level: str = "info") -> None:
     import uvicorn
 
-    from tixel.serve.app import create_app
 
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
     app = create_app(model_sources(specs, backend), settings)

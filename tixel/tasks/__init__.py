@@ -1,5 +1,5 @@
 """Tasks: what a kind of problem adds to the shared path (reader, head, loss, metrics, decoding)."""
-from tixel import registry
+from tixel.core import registry
 
 
 def create_task(name: str, cfg=None):

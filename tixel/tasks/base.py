@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import torch
 
-from tixel import registry
+from tixel.core import registry
 from tixel.data.batching import TensorBatches
 from tixel.data.labels import LabelSet
 from tixel.data.splits import make_splits

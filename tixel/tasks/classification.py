@@ -4,7 +4,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from tixel.errors import ConfigError
+from tixel.core.device import to_device
+from tixel.core.errors import ConfigError
+from tixel.data.batching import TensorBatches, length_groups, take
 
 
 def class_weights(cfg_weights, labels, train_targets: torch.Tensor):
@@ -58,9 +60,6 @@ def hits(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def logits_of(model, inputs, batch_size: int, device=torch.device("cpu")) -> torch.Tensor:
     """Logits in the order of `inputs`; texts run in batches of similar length (less padding)."""
-    from tixel.data.batching import TensorBatches, length_groups, take
-    from tixel.train.loop import to_device
-
     model.eval()
     if not (isinstance(inputs, dict) and "lengths" in inputs):
         batches = TensorBatches(inputs, None, batch_size, shuffle=False)

@@ -23,11 +23,11 @@ import torch
 from pydantic import Field, model_validator
 from torch import nn
 
-from tixel import registry
-from tixel.config import Section
+from tixel.core import registry
+from tixel.core.config import Section
+from tixel.core.registry import register, register_task
 from tixel.data.labels import LabelSet
 from tixel.data.splits import make_splits
-from tixel.registry import register, register_task
 from tixel.tasks.base import Prepared
 from tixel.tasks.zero_shot import (
     LabelSimilarity,

@@ -7,12 +7,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tixel.core.errors import DataError
+from tixel.core.registry import register_task
 from tixel.data.augment import is_active, random_affine
+from tixel.data.image_csv import ImageCsvData, read_image_csv
+from tixel.data.image_folder import read_image_folder
+from tixel.data.images import load_image
 from tixel.data.labels import LabelSet
 from tixel.data.preprocess import ImagePreprocessing
-from tixel.errors import DataError
 from tixel.models import build_classifier
-from tixel.registry import register_task
 from tixel.tasks.base import ClassificationTask, Prepared
 
 
@@ -32,9 +35,6 @@ class ImageClassification(ClassificationTask):
 
     def prepare_labelled(self, path: str, labels: LabelSet, pre: ImagePreprocessing, cfg=None) -> Prepared:
         """One labelled source as the test split: a class-per-folder directory or a path,label CSV."""
-        from tixel.data.image_csv import ImageCsvData, read_image_csv
-        from tixel.data.image_folder import read_image_folder
-
         if Path(path).is_dir():
             images = read_image_folder(path, pre.channels, pre.size)
         elif Path(path).suffix.lower() == ".csv":
@@ -55,8 +55,6 @@ class ImageClassification(ClassificationTask):
         return (lambda x: random_affine(x, aug)) if is_active(aug) else None
 
     def load_file(self, path):
-        from tixel.data.images import load_image
-
         return load_image(path, None, None)
 
     def save_preprocessing(self, pre: ImagePreprocessing, folder: Path) -> None:

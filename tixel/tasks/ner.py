@@ -10,15 +10,20 @@ from pathlib import Path
 
 import torch
 
-from tixel import registry
+from tixel.core import registry
+from tixel.core.device import to_device
+from tixel.core.errors import ConfigError, DataError
+from tixel.core.registry import register_task
 from tixel.data import tags as tagging
 from tixel.data.batching import TensorBatches
+from tixel.data.conll import ConllData, NerJsonlData, read_conll, read_ner_jsonl
 from tixel.data.labels import LabelSet
-from tixel.data.splits import make_splits
+from tixel.data.splits import make_splits, retarget
 from tixel.data.tag_preprocess import TaggingPreprocessing
-from tixel.errors import ConfigError, DataError
-from tixel.registry import register_task
+from tixel.data.words import split_words
+from tixel.models.tagger import build_tagger
 from tixel.tasks.base import Prepared, Split
+from tixel.tasks.reports.ner import write_ner_report
 
 TOKEN_KEYS = ("input_ids", "attention_mask")  # cut to the longest token count in a batch
 WORD_KEYS = ("word_index", "chars", "casing", "owned", "targets")  # cut to the most words
@@ -92,8 +97,6 @@ class NERTask:
 
     # ---------------------------------------------------------------- model and training
     def build_model(self, cfg, labels: LabelSet, pre: TaggingPreprocessing, pretrained: bool = True):
-        from tixel.models.tagger import build_tagger
-
         # the loss needs the model's CRF, and the trainer's loss_fn(out, y) has no model argument
         self.model = build_tagger(cfg.model, pre, labels.names, pretrained)
         self.names = labels.names
@@ -108,8 +111,6 @@ class NERTask:
     @torch.no_grad()
     def decode(self, model, inputs: dict, names: list[str], batch_size: int, device) -> tuple[list, float]:
         """Tag names (BIO) per sentence, and the mean loss when inputs carry targets."""
-        from tixel.train.loop import to_device
-
         model.eval()
         count = int(inputs["sentence"].max()) + 1 if len(inputs["sentence"]) else 0
         out, loss_sum, batches = [[] for _ in range(count)], 0.0, 0
@@ -133,15 +134,11 @@ class NERTask:
 
     # ---------------------------------------------------------------- evaluation and prediction
     def report(self, model, prepared: Prepared, split: str, out_dir: Path, history: list, device) -> dict:
-        from tixel.evaluate.ner_report import write_ner_report
-
         data = prepared.splits[split]
         pred, loss = self.decode(model, data.inputs, prepared.labels.names, 256, device)
         return write_ner_report(out_dir, data.gold, pred, loss, history)
 
     def predict_rows(self, predictor, texts: list[str], top_k: int = 3) -> list[dict]:
-        from tixel.data.words import split_words
-
         b = predictor.bundle
         words = [split_words(t) for t in texts]
         keep = [i for i, w in enumerate(words) if w]
@@ -158,9 +155,6 @@ class NERTask:
 
     def prepare_labelled(self, path: str, labels: LabelSet, pre, cfg=None) -> Prepared:
         """A labelled CoNLL or span-JSONL file, read with the bundle's data settings, as the test split."""
-        from tixel.data.conll import ConllData, NerJsonlData, read_conll, read_ner_jsonl
-        from tixel.data.splits import retarget
-
         jsonl = path.removesuffix(".gz").endswith(".jsonl")
         schema, read = (NerJsonlData, read_ner_jsonl) if jsonl else (ConllData, read_conll)
         data = read(path, retarget(cfg.data, schema, "ner_jsonl" if jsonl else "conll", path))

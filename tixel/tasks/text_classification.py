@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tixel.core.errors import DataError
+from tixel.core.registry import register_task
 from tixel.data.labels import LabelSet
+from tixel.data.splits import retarget
+from tixel.data.tabular import DelimitedData, JsonlData, read_delimited, read_jsonl
 from tixel.data.text_preprocess import TextPreprocessing
-from tixel.errors import DataError
 from tixel.models import build_classifier
-from tixel.registry import register_task
 from tixel.tasks.base import ClassificationTask, Prepared
 
 
@@ -38,8 +40,6 @@ class TextClassification(ClassificationTask):
 
     def prepare_labelled(self, path: str, labels: LabelSet, pre: TextPreprocessing, cfg=None) -> Prepared:
         """One labelled file (csv/tsv/jsonl, read with the bundle's data settings) as the test split."""
-        from tixel.data.tabular import read_delimited, read_jsonl
-
         suffix = Path(path.removesuffix(".gz")).suffix.lower()
         readers = {".jsonl": read_jsonl, ".csv": read_delimited, ".tsv": read_delimited}
         if cfg is None or suffix not in readers:
@@ -57,7 +57,4 @@ class TextClassification(ClassificationTask):
 
 def _reader_cfg(data_cfg, fmt: str, path: str):
     """The bundle's data settings (columns, quoting, cleaning) re-targeted at another file."""
-    from tixel.data.splits import retarget
-    from tixel.data.tabular import DelimitedData, JsonlData
-
     return retarget(data_cfg, JsonlData if fmt == "jsonl" else DelimitedData, fmt, path)

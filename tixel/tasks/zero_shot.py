@@ -14,10 +14,13 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from tixel.config import Section
-from tixel.errors import ConfigError
-from tixel.registry import register, register_task
+from tixel.core.config import Section
+from tixel.core.errors import ConfigError
+from tixel.core.registry import register, register_task
+from tixel.data.labels import LabelSet
+from tixel.models.sentence import SentenceEncoder
 from tixel.tasks.base import ClassificationTask
+from tixel.tasks.text_classification import TextClassification
 
 
 class ZeroShotConfig(Section):
@@ -39,8 +42,6 @@ class SentencePreprocessing:
     fine-tuned one (few-shot) is saved into the bundle as safetensors with its tokenizer."""
 
     def __init__(self, encoder_name: str, max_length: int, batch_size: int = 32, cache: bool = True):
-        from tixel.embed import SentenceEncoder
-
         self.encoder_name, self.max_length, self.tuned = encoder_name, max_length, False
         self.encoder = SentenceEncoder(encoder_name, max_length, batch_size, cache)
 
@@ -103,8 +104,6 @@ class ZeroShotClassification(ClassificationTask):
 
     def prepare(self, cfg, labels=None, pre=None):
         if labels is None and self.options.labels:
-            from tixel.data.labels import LabelSet
-
             labels = LabelSet(list(self.options.labels))
         prepared = super().prepare(cfg, labels, pre)
         if list(prepared.splits) == ["train"]:  # nothing is fitted on it: all the data is test data
@@ -141,8 +140,6 @@ class ZeroShotClassification(ClassificationTask):
         return SentencePreprocessing.load(folder, getattr(self.options, "cache", True))
 
     def prepare_labelled(self, path, labels, pre, cfg=None):
-        from tixel.tasks.text_classification import TextClassification
-
         return TextClassification.prepare_labelled(self, path, labels, pre, cfg)
 
 

@@ -1,0 +1,72 @@
+import torch
+from safetensors.torch import load_file
+from tiny import stop_after
+
+from tixel.commands.train import train
+from tixel.core.config import validate
+from tixel.core.io import load_checkpoint
+from tixel.engine.loop import Interrupted
+
+QUIET = dict(progress=False, log=lambda *_: None)
+
+
+def final_weights(run_dir):
+    return load_checkpoint(run_dir / "checkpoints" / "last.pt")["model"]
+
+
+def test_resumed_run_equals_uninterrupted_run(tiny_raw):
+    tiny_raw["train"]["epochs"] = 3
+    full = train(validate(tiny_raw), **QUIET)
+
+    tiny_raw["output"]["name"] = "interrupted"
+    cfg = validate(tiny_raw)
+    try:
+        train(cfg, on_event=stop_after(1, 3), **QUIET)  # mid-epoch 2
+        raise AssertionError("the run should have been interrupted")
+    except Interrupted as stop:
+        run_dir = stop.args[0]
+    ckpt = load_checkpoint(f"{run_dir}/checkpoints/last.pt")
+    assert ckpt["state"]["epoch"] == 1 and ckpt["state"]["step"] == 3
+    resumed = train(cfg, resume=run_dir, **QUIET)
+
+    a, b = final_weights(full.run_dir), final_weights(resumed.run_dir)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    strip = lambda h: [{k: v for k, v in row.items() if k not in ("samples_per_s", "epoch_time_s")} for row in h]
+    assert strip(full.history) == strip(resumed.history)
+    assert resumed.test_metrics == full.test_metrics
+
+
+def test_interrupt_at_epoch_boundary_resumes_too(tiny_raw):
+    cfg = validate(tiny_raw)
+    try:
+        train(cfg, on_event=stop_after(1, 0), **QUIET)
+    except Interrupted as stop:
+        run_dir = stop.args[0]
+    resumed = train(cfg, resume=run_dir, **QUIET)
+    assert [row["epoch"] for row in resumed.history] == [1, 2]
+
+
+def test_resume_refuses_a_different_experiment(tiny_raw):
+    import pytest
+
+    from tixel.core.errors import ConfigError
+
+    first = train(validate(tiny_raw), **QUIET)
+    tiny_raw["train"]["lr"] = 0.1
+    tiny_raw["train"]["epochs"] = 4  # allowed to change
+    with pytest.raises(ConfigError, match=r"differs from the run's in train.lr$"):
+        train(validate(tiny_raw), resume=str(first.run_dir), **QUIET)
+
+
+def test_run_folder_contents(tiny_raw):
+    result = train(validate(tiny_raw), **QUIET)
+    names = {p.name for p in result.run_dir.iterdir()}
+    assert {"config.yaml", "metrics.jsonl", "checkpoints", "bundle", "report"} <= names
+    lines = (result.run_dir / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 2
+    best = load_file(str(result.run_dir / "checkpoints" / "best.safetensors"))
+    bundle = load_file(str(result.bundle_dir / "model.safetensors"))
+    assert all(torch.equal(best[k], bundle[k]) for k in best)
+    assert not [p for p in result.run_dir.rglob("*.tmp")]

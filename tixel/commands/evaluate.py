@@ -1,0 +1,85 @@
+"""`tixel evaluate`: a bundle on its test split (or on a given labelled source) -> report and plots."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from tixel.core.config import apply_overrides, to_dict, validate
+from tixel.engine.bundle import load_bundle
+from tixel.tasks.classification import logits_of
+from tixel.tasks.reports.tables import write_report
+
+
+def report_split(prepared) -> str:
+    """The split a report is written on: test, else validation, else (zero-shot on all data) train."""
+    return next(name for name in ("test", "validation", "train") if name in prepared.splits)
+
+
+def evaluate_split(model, task, prepared, split: str, out_dir: Path, history: list, device) -> dict:
+    if hasattr(task, "report"):  # a task with its own report (NER)
+        return task.report(model, prepared, split, out_dir, history, device)
+    data = prepared.splits[split]
+    logits = logits_of(model, data.inputs, 512, device)
+    loss = (torch.nn.functional.binary_cross_entropy_with_logits if task.multi_label
+            else torch.nn.functional.cross_entropy)(logits, data.targets)
+    return write_metrics(out_dir, task.probabilities(logits), data.targets, prepared.labels.names,
+                         task.multi_label, history, loss.item())
+
+
+def write_metrics(out_dir: Path, probs: torch.Tensor, targets: torch.Tensor, names: list[str],
+                  multi_label: bool, history: list, loss: float) -> dict:
+    """Report, plots and metrics.json from class probabilities (softmax, or sigmoid when multi-label)."""
+    y_true = targets.long().numpy()
+    y_pred = ((probs > 0.5).long() if multi_label else probs.argmax(1)).numpy()
+    written = write_report(out_dir, y_true, y_pred, names, history)
+    exact = (y_true == y_pred).all(1) if multi_label else y_true == y_pred
+    metrics = {
+        "accuracy": float(exact.mean()),
+        "macro_f1": written["report"]["macro avg"]["f1-score"],
+        "micro_f1": written["report"]["micro avg"]["f1-score"],
+        "loss": loss,
+    }
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return {"metrics": metrics, "text": written["text"], "dir": out_dir}
+
+
+def prepare_for(bundle, overrides: list[str] = (), data: Optional[str] = None):
+    """The bundle's own data (its config, with overrides) or a given labelled source, encoded its way."""
+    cfg = validate(apply_overrides(to_dict(bundle.config), list(overrides)), source=f"{bundle.path}/config.yaml")
+    if data:
+        return bundle.task.prepare_labelled(data, bundle.labels, bundle.preprocessing, cfg)
+    return bundle.task.prepare(cfg, bundle.labels, bundle.preprocessing)
+
+
+def run_dir_of(bundle) -> Path:
+    return bundle.path.parent if bundle.path.name == "bundle" else bundle.path
+
+
+def evaluate_bundle(path: str, overrides: list[str] = (), data: Optional[str] = None,
+                    out_dir: Optional[str] = None) -> dict:
+    bundle = load_bundle(path)
+    prepared = prepare_for(bundle, overrides, data)
+    split = report_split(prepared)
+    run_dir = run_dir_of(bundle)
+    history = _history(run_dir / "metrics.jsonl")
+    out = Path(out_dir) if out_dir else run_dir / "report"
+    device = bundle.device
+    result = evaluate_split(bundle.model, bundle.task, prepared, split, out, history, device)
+    seeds = run_dir / "report" / "seeds.json"
+    if seeds.is_file() and not data:  # few-shot: one model per shot draw was fitted; the bundle keeps the first
+        summary = json.loads(seeds.read_text())
+        result["seeds"] = summary
+        result["text"] += (f"\nover {len(summary['runs'])} shot draws (seeds "
+                           f"{', '.join(str(r['seed']) for r in summary['runs'])}): accuracy mean "
+                           f"{summary['mean']:.4f}, std {summary['std']:.4f}; the report above is seed "
+                           f"{summary['runs'][0]['seed']}'s model\n")
+    return result
+
+
+def _history(path: Path) -> list:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -1,0 +1,41 @@
+"""What the token-prediction objectives (masked LM, RNN LM) and SimCLR share: the loss over labelled
+positions, held-out token metrics, and the report a pretraining run ends with."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from tixel.core.device import to_device
+
+
+def token_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy over the positions whose label is not -100; logits are (..., vocab), labels (...)."""
+    return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1),
+                                       ignore_index=-100)
+
+
+@torch.no_grad()
+def token_metrics(model, batches, device, prepare: Callable = lambda x: x) -> dict:
+    """Loss, accuracy and perplexity over every predicted token of `batches`; model(x) -> (logits, labels)."""
+    loss_sum, right, count = 0.0, 0, 0
+    model.eval()
+    for x, _ in batches.epoch():
+        logits, labels = model(to_device(prepare(x), device))
+        real = labels != -100
+        loss_sum += float(token_loss(logits, labels)) * int(real.sum())
+        right += int((logits.argmax(-1)[real] == labels[real]).sum())
+        count += int(real.sum())
+    loss = loss_sum / max(1, count)
+    return {"loss": loss, "accuracy": right / max(1, count), "perplexity": math.exp(min(loss, 50))}
+
+
+def write_report(out_dir: Path, metrics: dict, text: str) -> dict:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    (out_dir / "report.txt").write_text(text + "\n")
+    return {"metrics": metrics, "text": text, "dir": out_dir}

@@ -1,20 +1,23 @@
-"""What both benchmarks share: one epoch through tixel's own loop (train_epoch / train_step)."""
+"""What the benchmarks share: one epoch through tixel's own loop (train_epoch / train_step), with the
+task's training step and the engine's optimiser and schedule factories."""
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
 from tixel.engine import loop
+from tixel.engine.finetune import parameter_groups
 from tixel.engine.optim import create_optimizer, create_scheduler
-from tixel.tasks import classification as clf
+from tixel.tasks import create_task
 
 
-def tixel_epoch_rate(model, batches, train_cfg) -> float:
-    """Samples/s of one epoch of tixel's loop, with its optimiser and schedule factories."""
-    optimizer = create_optimizer(model.parameters(), train_cfg)
-    job = loop.TrainJob(model=model, optimizer=optimizer, scheduler=create_scheduler(optimizer, len(batches), train_cfg),
-                        train=batches, evaluate=lambda m: {}, loss_fn=clf.make_loss(train_cfg, None),
-                        cfg=train_cfg, run_dir=Path("/nonexistent"), hits_fn=clf.hits)
+def tixel_epoch_rate(model, batches, cfg) -> float:
+    """Samples/s of one epoch of tixel's loop. The model gets the task's criterion (label smoothing)."""
+    task = create_task(cfg.task, cfg)
+    model.criterion = task.criterion(cfg, None, None)
+    optimizer = create_optimizer(parameter_groups(model, cfg.train.lr, cfg.train.finetune), cfg.train)
+    job = loop.TrainJob(model=model, optimizer=optimizer, scheduler=create_scheduler(optimizer, len(batches), cfg.train),
+                        train=batches, evaluate=lambda m: {}, task=task, cfg=cfg.train, run_dir=Path("/nonexistent"))
     start = time.perf_counter()
     for _ in loop.train_epoch(job):
         pass

@@ -17,8 +17,9 @@ from tixel.tasks.pretrain.mlm import MaskedLM
 
 
 class EveryPositionMLM(MaskedLM):
-    def forward(self, batch: dict):
-        return self.head(self.encoder.sequence(batch)), batch.get("mlm_labels")
+    def forward(self, batch: dict, labels=None):
+        logits = self.head(self.encoder.sequence(batch))
+        return logits, token_loss(logits, labels)
 
 
 def steps_per_s(model, task, split, batch_size: int, steps: int) -> float:
@@ -28,8 +29,8 @@ def steps_per_s(model, task, split, batch_size: int, steps: int) -> float:
     model.train()
     start = time.perf_counter()
     for _ in range(steps):
-        x, _ = next(batches)
-        loss = token_loss(*model(task.masker(x)))
+        x, labels = task.transform(next(batches))
+        _, loss = model(x, labels)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)

@@ -20,6 +20,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from tixel.core.config import validate
 from tixel.engine import loop
+from tixel.engine.finetune import parameter_groups
 from tixel.engine.optim import create_optimizer, create_scheduler
 from tixel.tasks import create_task
 
@@ -40,10 +41,9 @@ def tixel_rates(raw: dict) -> tuple[float, float, object]:
     model = task.build_model(cfg, prepared.labels, prepared.preprocessing)
     split = prepared.splits["train"]
     batches = task.batches(split, cfg.train.batch_size, shuffle=True)
-    optimizer = create_optimizer(model.parameters(), cfg.train)
+    optimizer = create_optimizer(parameter_groups(model, cfg.train.lr, cfg.train.finetune), cfg.train)
     job = loop.TrainJob(model=model, optimizer=optimizer, scheduler=create_scheduler(optimizer, len(batches), cfg.train),
-                        train=batches, evaluate=lambda m: {}, loss_fn=task.loss(cfg, prepared), cfg=cfg.train,
-                        run_dir=Path("/nonexistent"))
+                        train=batches, evaluate=lambda m: {}, task=task, cfg=cfg.train, run_dir=Path("/nonexistent"))
     start = time.perf_counter()
     for _ in loop.train_epoch(job):
         pass

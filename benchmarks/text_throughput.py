@@ -42,7 +42,7 @@ def tixel_epoch(raw_cfg: dict, spec, inputs: dict, targets: torch.Tensor, batch:
 
     cfg = validate(raw_cfg)
     model = build_classifier(cfg.model, spec, 2)
-    return tixel_epoch_rate(model, TensorBatches(inputs, targets, batch, shuffle=True, bucket=True), cfg.train)
+    return tixel_epoch_rate(model, TensorBatches(inputs, targets, batch, shuffle=True, bucket=True), cfg)
 
 
 class PlainLSTM(nn.Module):

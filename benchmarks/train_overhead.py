@@ -37,7 +37,7 @@ def tixel_epoch(x: torch.Tensor, y: torch.Tensor, batch: int) -> float:
     """One epoch through tixel's own loop (train_epoch/train_step), model and optimiser factories."""
     cfg = load_config(SEED_CONFIG, [f"train.batch_size={batch}"])
     model = build_classifier(cfg.model, (1, 28, 28), 10).to(memory_format=torch.channels_last)
-    return tixel_epoch_rate(model, TensorBatches(x, y, batch, shuffle=True), cfg.train)
+    return tixel_epoch_rate(model, TensorBatches(x, y, batch, shuffle=True), cfg)
 
 
 def plain_epoch(x: torch.Tensor, y: torch.Tensor, batch: int) -> float:

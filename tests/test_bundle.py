@@ -30,7 +30,7 @@ def test_bundle_layout(trained):
                      "metrics.json", "meta.json"}
     meta = json.loads((trained.bundle_dir / "meta.json").read_text())
     assert meta["task"] == "image_classification" and meta["tixel_version"]
-    pre = json.loads((trained.bundle_dir / "preprocessing.json").read_text())
+    pre = json.loads((trained.bundle_dir / "preprocessing.json").read_text())["state"]
     assert pre["size"] == [10, 10] and pre["channels"] == 1 and len(pre["mean"]) == 1
 
 

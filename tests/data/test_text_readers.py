@@ -28,14 +28,15 @@ def test_csv_columns_by_index_and_quoted_commas(tmp_path):
     assert data.texts == ["good, very good", "bad"]
 
 
-def test_malformed_rows_error_or_skip(tmp_path, capsys):
+def test_malformed_rows_error_or_skip(tmp_path, caplog):
     path = tmp_path / "x.tsv"
     path.write_text("label\ttext\n1\tfine\n0\n1\t   \n0\tok\n")
     with pytest.raises(DataError, match=r"x.tsv, line 3: expected at least 2 columns.*on_bad_row: skip"):
         read_delimited(path, tsv_cfg(path))
     data = read_delimited(path, tsv_cfg(path, on_bad_row="skip"))
     assert data.texts == ["fine", "ok"] and data.rows == [2, 5]
-    assert "skipped 2 bad row(s): line 3: expected" in capsys.readouterr().err
+    warned = [r for r in caplog.records if r.name == "tixel.data.text" and r.levelname == "WARNING"]
+    assert len(warned) == 1 and "skipped 2 bad row(s): line 3: expected" in warned[0].getMessage()
 
 
 def test_missing_column_and_bad_encoding(tmp_path):

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from tixel.data import preprocessors
 from tixel.data.text import TokenizerConfig
 from tixel.data.tokenize import encode, load_tokenizer, train_tokenizer
 
@@ -57,8 +58,8 @@ def test_jieba_segmentation_gives_word_tokens_that_survive_the_bundle(tmp_path):
     pre = TextPreprocessing.fit(["这家酒店的服务很好", "房间很干净"] * 3, data, SimpleNamespace(type="rnn"))
     ids = pre.apply(["酒店的服务很干净"])["input_ids"][0].tolist()
     assert [pre.tokenizer.id_to_token(i) for i in ids] == ["[CLS]", "酒店", "的", "服务", "很", "干净", "[SEP]"]
-    pre.save(tmp_path)
-    again = TextPreprocessing.load(tmp_path)  # predict splits words the same way, from the bundle alone
+    preprocessors.save(pre, tmp_path)
+    again = preprocessors.load(tmp_path, "text")  # predict splits words the same way, from the bundle alone
     assert again.clean.segment == "jieba" and again.apply(["酒店的服务很干净"])["input_ids"][0].tolist() == ids
 
 

@@ -12,11 +12,12 @@ from typing import Optional
 
 import torch
 
-from tixel.commands.evaluate import prepare_for, report_split, run_dir_of, write_metrics
+from tixel.commands.evaluate import prepare_for, report_split, run_dir_of
 from tixel.core.errors import ConfigError
 from tixel.engine.bundle import load_bundle
 from tixel.engine.predict import check_member
 from tixel.tasks.classification import logits_of
+from tixel.tasks.reports.tables import write_metrics
 
 
 def member_log_probs(bundle, overrides, data) -> tuple[torch.Tensor, torch.Tensor, str]:

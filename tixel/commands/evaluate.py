@@ -5,12 +5,8 @@ import json
 from pathlib import Path
 from typing import Optional
 
-import torch
-
 from tixel.core.config import apply_overrides, to_dict, validate
 from tixel.engine.bundle import load_bundle
-from tixel.tasks.classification import logits_of
-from tixel.tasks.reports.tables import write_report
 
 
 def report_split(prepared) -> str:
@@ -19,31 +15,7 @@ def report_split(prepared) -> str:
 
 
 def evaluate_split(model, task, prepared, split: str, out_dir: Path, history: list, device) -> dict:
-    if hasattr(task, "report"):  # a task with its own report (NER)
-        return task.report(model, prepared, split, out_dir, history, device)
-    data = prepared.splits[split]
-    logits = logits_of(model, data.inputs, 512, device)
-    loss = (torch.nn.functional.binary_cross_entropy_with_logits if task.multi_label
-            else torch.nn.functional.cross_entropy)(logits, data.targets)
-    return write_metrics(out_dir, task.probabilities(logits), data.targets, prepared.labels.names,
-                         task.multi_label, history, loss.item())
-
-
-def write_metrics(out_dir: Path, probs: torch.Tensor, targets: torch.Tensor, names: list[str],
-                  multi_label: bool, history: list, loss: float) -> dict:
-    """Report, plots and metrics.json from class probabilities (softmax, or sigmoid when multi-label)."""
-    y_true = targets.long().numpy()
-    y_pred = ((probs > 0.5).long() if multi_label else probs.argmax(1)).numpy()
-    written = write_report(out_dir, y_true, y_pred, names, history)
-    exact = (y_true == y_pred).all(1) if multi_label else y_true == y_pred
-    metrics = {
-        "accuracy": float(exact.mean()),
-        "macro_f1": written["report"]["macro avg"]["f1-score"],
-        "micro_f1": written["report"]["micro avg"]["f1-score"],
-        "loss": loss,
-    }
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    return {"metrics": metrics, "text": written["text"], "dir": out_dir}
+    return task.report(model, prepared, split, out_dir, history, device)
 
 
 def prepare_for(bundle, overrides: list[str] = (), data: Optional[str] = None):

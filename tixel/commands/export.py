@@ -23,8 +23,6 @@ from tixel.engine.bundle import Bundle, attach, load_bundle, save_bundle
 from tixel.engine.finetune import PEFT_MODES, merge
 from tixel.engine.onnx import OnnxModel
 
-EXPORTABLE = ("image_classification", "text_classification", "ner")
-
 
 class Positional(torch.nn.Module):
     """A model taking a dict of tensors, as a module taking them positionally (what ONNX graphs take)."""
@@ -39,8 +37,9 @@ class Positional(torch.nn.Module):
 
 def export_onnx(path: str | Path, tolerance: float = 1e-4, max_examples: int = 256) -> dict:
     bundle = load_bundle(path)
-    if bundle.config.task not in EXPORTABLE:
-        raise TixelError(f"{bundle.path}: ONNX export supports {', '.join(EXPORTABLE)} bundles, not {bundle.config.task}")
+    if not bundle.task.capabilities.exportable:
+        raise TixelError(f"{bundle.path}: task {bundle.config.task} does not export to ONNX (its model is not one "
+                         "forward pass from tensors to scores)")
     batches, source = held_batches(bundle, max_examples)
     # The graph is traced on a small fixed batch: a held batch of 32 rows can share its size with a layer
     # width, and the tracer then wrongly ties the batch axis to that constant.

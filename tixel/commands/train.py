@@ -16,6 +16,7 @@ from tixel.core.config import to_dict, validate
 from tixel.core.device import resolve_device
 from tixel.core.errors import ConfigError, TixelError
 from tixel.core.io import load_weights, write_text
+from tixel.data import preprocessors
 from tixel.data.labels import LabelSet
 from tixel.engine import distributed as ddp
 from tixel.engine import loop
@@ -74,7 +75,7 @@ def has_validation(cfg) -> bool:
 
 
 def check_monitor(cfg, task) -> None:
-    logged = ["train_loss"] + (["train_accuracy"] if task.hits is not None else [])
+    logged = ["train_loss"] + [f"train_{m}" for m in task.train_metric_names]
     if has_validation(cfg):
         logged += [f"val_{m}" for m in task.metric_names]
     if cfg.train.monitor not in logged:
@@ -88,17 +89,14 @@ def make_job(cfg, task, prepared, model, run_dir: Path, device: torch.device,
     train = task.batches(prepared.splits["train"], cfg.train.batch_size, shuffle=True).shard(world.rank, world.size)
     steps_per_epoch = -(-len(train) // cfg.train.accumulate)  # optimizer steps, which the schedule counts
     val = prepared.splits.get("validation")
-    k = len(prepared.labels)
 
     def evaluate(m):  # without a validation split only train_* metrics are logged
-        return task.validate(m, val, cfg.train.eval_batch_size, k, device) if val is not None else {}
+        return task.validate(m, val, cfg.train.eval_batch_size, device) if val is not None else {}
 
     optimizer = create_optimizer(parameter_groups(model, cfg.train.lr, cfg.train.finetune), cfg.train)
     return loop.TrainJob(
         model=model, optimizer=optimizer, scheduler=create_scheduler(optimizer, steps_per_epoch, cfg.train),
-        train=train, evaluate=evaluate,
-        loss_fn=task.loss(cfg, prepared), cfg=cfg.train, run_dir=run_dir, hits_fn=task.hits,
-        augment=task.augmenter(cfg), device=device, seed=cfg.seed,
+        train=train, evaluate=evaluate, task=task, cfg=cfg.train, run_dir=run_dir, device=device, seed=cfg.seed,
         world=world, forward_model=ddp.wrap(model, world, device, cfg.train.finetune.gradual_unfreeze),
     )
 
@@ -106,7 +104,7 @@ def make_job(cfg, task, prepared, model, run_dir: Path, device: torch.device,
 def train(cfg, config_path: Optional[str] = None, resume: Optional[str] = None, progress: bool = True,
           on_event: Optional[Callable] = None, log: Callable = print) -> RunResult:
     task = create_task(cfg.task, cfg)
-    if not hasattr(task, "fit"):
+    if task.capabilities.trains == "gradient":
         check_monitor(cfg, task)
     world = ddp.from_env(cfg.train.device)
     try:
@@ -125,7 +123,7 @@ def _train(cfg, task, world, config_path, resume, progress, on_event, log) -> Ru
     run_dir = Path(ddp.broadcast(world, str(run_dir) if run_dir else None))  # a timestamped name differs per process
     torch.manual_seed(cfg.seed)
     device = ddp.device_for(world, resolve_device(cfg.train.device))
-    if hasattr(task, "fit"):  # zero- and few-shot fit without the training loop
+    if task.capabilities.trains == "fit":  # zero- and few-shot fit without the training loop
         if world.active:
             raise ConfigError(f"task {cfg.task} fits without the training loop; run it in one process, not torchrun")
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -133,7 +131,8 @@ def _train(cfg, task, world, config_path, resume, progress, on_event, log) -> Ru
         prepared, model = task.fit(cfg, run_dir, log)
         return finish(cfg, task, prepared, model.to(device), run_dir, loop.TrainState(), device, log)
     prepared = _prepare_everywhere(task, cfg, run_dir, bool(resume), world)
-    model = apply_finetune(task.build_model(cfg, prepared.labels, prepared.preprocessing), cfg.train.finetune).to(device)
+    model = task.build_model(cfg, prepared.labels, prepared.preprocessing, train=prepared.splits["train"])
+    model = apply_finetune(model, cfg.train.finetune).to(device)
     job = make_job(cfg, task, prepared, model, run_dir, device, world)
     if world.active:  # DDP has copied rank 0's weights to all; now each process its own dropout and augmentations
         torch.manual_seed(cfg.seed + 1_000_003 * world.rank)
@@ -171,17 +170,17 @@ def prepare_run(task, cfg, run_dir: Path, resume: bool):
     saved = run_dir / "preprocessing"
     if resume and (saved / "labels.json").is_file():
         labels = LabelSet(json.loads((saved / "labels.json").read_text(encoding="utf-8")))
-        return task.prepare(cfg, labels, task.load_preprocessing(saved))
+        return task.prepare(cfg, labels, preprocessors.load(saved))
     prepared = task.prepare(cfg)
     saved.mkdir(parents=True, exist_ok=True)
-    task.save_preprocessing(prepared.preprocessing, saved)
+    preprocessors.save(prepared.preprocessing, saved)
     write_text(saved / "labels.json", json.dumps(prepared.labels.names, ensure_ascii=False))
     return prepared
 
 
 def _log_start(log, cfg, model, prepared, job, run_dir):
     trainable, total = count_parameters(model)
-    sizes = ", ".join(f"{name} {len(getattr(s, 'gold', s.targets)):,}" for name, s in prepared.splits.items())
+    sizes = ", ".join(f"{name} {len(s):,}" for name, s in prepared.splits.items())
     world, accumulate = job.world, cfg.train.accumulate
     split = f" = {world.size} processes x {cfg.train.batch_size // world.size}" if world.active else ""
     log(f"run {run_dir}: {cfg.task}, {len(prepared.labels)} labels, {sizes}; "
@@ -204,7 +203,7 @@ def finish(cfg, task, prepared, model, run_dir: Path, state: loop.TrainState, de
     metrics = {"best_epoch": state.best_epoch, cfg.train.monitor: state.best,
                **{f"{split}_{k}": v for k, v in result["metrics"].items()}}
     bundle_dir = save_bundle(run_dir / "bundle", cfg, task, model, prepared.labels, prepared.preprocessing, metrics)
-    if hasattr(task, "after_save"):  # pretraining: the encoder as a folder that fine-tuning loads
-        log(f"encoder: {task.after_save(model, prepared.preprocessing, run_dir)}")
+    if task.capabilities.saves_encoder:  # pretraining: the encoder as a folder that fine-tuning loads
+        log(f"encoder: {task.save_artifacts(model, prepared.preprocessing, run_dir)}")
     log(f"{split}: " + "  ".join(f"{k} {v:.4f}" for k, v in result["metrics"].items()))
     return RunResult(run_dir, bundle_dir, report_dir, state.history, result["metrics"])

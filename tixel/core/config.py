@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -19,6 +20,7 @@ from pydantic import (
     create_model,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from tixel.core import registry
 from tixel.core.config_errors import describe_error
@@ -34,8 +36,29 @@ def synonyms(*names: str) -> dict:
     return {"synonyms": list(names)}
 
 
+def registered(kind: str) -> Any:
+    """A name of a registered `kind`, checked when a config is validated rather than a Literal fixed
+    here: the optimisers and schedules register in tixel.engine (loaded by module name, as plugins), which
+    this lowest layer must not import. An unknown name is an error at its field that lists the known ones;
+    the JSON schema lists them as an enum."""
+    return Annotated[str, AfterValidator(functools.partial(_check_registered, kind)),
+                     Field(json_schema_extra=functools.partial(_enum_of, kind))]
+
+
+def _check_registered(kind: str, name: str) -> str:
+    try:
+        registry.get(kind, name)
+    except ConfigError as err:  # pydantic reports a PydanticCustomError at the field, with the user's key
+        raise PydanticCustomError("unknown_name", "{reason}", {"reason": str(err)}) from None
+    return name
+
+
+def _enum_of(kind: str, schema: dict) -> None:
+    schema["enum"] = sorted(registry.entries(kind))
+
+
 class OptimizerConfig(Section):
-    name: Literal["adam", "adamw", "sgd"] = "adam"
+    name: registered("optimizer") = "adam"
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = Field(1e-8, gt=0)
     momentum: float = Field(0.0, ge=0, json_schema_extra=synonyms("beta"))
@@ -44,7 +67,7 @@ class OptimizerConfig(Section):
 
 
 class ScheduleConfig(Section):
-    name: Literal["constant", "step", "cosine"] = "constant"
+    name: registered("schedule") = "constant"
     warmup_epochs: float = Field(0.0, ge=0, json_schema_extra=synonyms("warmup"))
     step_epochs: int = Field(10, ge=1, description="step: multiply the lr by gamma every N epochs")
     gamma: float = Field(0.1, gt=0)

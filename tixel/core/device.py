@@ -7,9 +7,14 @@ from tixel.core.errors import ConfigError
 
 
 def to_device(batch, device: torch.device):
+    """A tensor, or a dict, tuple or list of them (None kept), on `device`; on the CPU, untouched."""
     if isinstance(batch, dict):
         return {k: to_device(v, device) for k, v in batch.items()}
-    return batch.to(device, non_blocking=True) if device.type != "cpu" else batch
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(to_device(v, device) for v in batch)
+    if batch is None or device.type == "cpu":
+        return batch
+    return batch.to(device, non_blocking=True)
 
 
 def resolve_device(name: str) -> torch.device:

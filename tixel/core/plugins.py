@@ -23,6 +23,7 @@ BUILTINS = (
     "tixel.tasks.pretrain.simclr",
     "tixel.tasks.pretrain.masked_image",
     "tixel.tasks.pretrain.rnn_lm",
+    "tixel.engine.optim",
     "tixel.commands.tune.space",
 )
 

@@ -11,7 +11,7 @@ from typing import Any, Callable
 from tixel.core.errors import ConfigError
 from tixel.core.plugins import load_builtins
 
-KINDS = ("encoder", "task", "reader", "section")  # section: an optional top-level config section of a task
+KINDS = ("encoder", "task", "reader", "section", "optimizer", "schedule", "preprocessor")  # section: a task's optional top-level section
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 JSONL with character-offset entity spans. Both give a SentenceSet of token and tag lists."""
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Optional, Sequence
@@ -12,6 +11,7 @@ from pydantic import Field
 
 from tixel.core.config import Section
 from tixel.core.errors import DataError
+from tixel.core.log import get_logger
 from tixel.core.registry import register_reader
 from tixel.data import tags as tagging
 from tixel.data.examples import Origins
@@ -21,12 +21,16 @@ from tixel.data.tabular import jsonl_records, open_text
 from tixel.data.text import TokenizerConfig
 from tixel.data.words import join_tokens, split_words
 
+log = get_logger(__name__)
+
 
 class TaggingDataBase(Section):
     split: SplitConfig = SplitConfig(test=0.1)
     tokenizer: TokenizerConfig = Field(TokenizerConfig(kind="word", min_frequency=1, max_length=128),
                                        description="word: a word vocabulary (RNN); pretrained: sub-words")
     scheme: Literal["bio", "bioes"] = Field("bio", description="the tags the model predicts")
+    stride: int = Field(16, ge=0, description="a sentence longer than tokenizer.max_length is covered by windows "
+                        "that overlap by up to this many words of context")
     labels: Optional[list[str]] = Field(None, description="entity types; default: those seen in train")
     on_bad_line: Literal["error", "repair", "skip"] = Field(
         "error", description="a wrong column count or an orphan I- tag: stop, repair (I- -> B-), or drop the sentence")
@@ -85,7 +89,7 @@ class SentenceCollector:
         if self.notes:
             more = f" (+{len(self.notes) - 5} more)" if len(self.notes) > 5 else ""
             verb = "repaired" if self.cfg.on_bad_line == "repair" else "skipped"
-            print(f"{self.path}: {verb} {len(self.notes)}: {'; '.join(self.notes[:5])}{more}", file=sys.stderr)
+            log.warning(f"{self.path}: {verb} {len(self.notes)}: {'; '.join(self.notes[:5])}{more}")
         return SentenceSet(self.tokens, self.labels, str(self.path), self.rows)
 
 

@@ -3,16 +3,20 @@ converts a PNG exactly as training converted its data."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Optional
+from pathlib import Path
+from typing import ClassVar, Optional
 
 import numpy as np
 import torch
 
 from tixel.data.images import resize
+from tixel.data.preprocessors import register_preprocessor
 
 
+@register_preprocessor("image")
 @dataclass
 class ImagePreprocessing:
+    fitted_fields: ClassVar[tuple[str, ...]] = ("data.image",)
     size: tuple[int, int]
     channels: int
     mean: list[float]
@@ -43,12 +47,12 @@ class ImagePreprocessing:
     def input_shape(self) -> tuple[int, int, int]:
         return (self.channels, *self.size)
 
-    def to_dict(self) -> dict:
+    def state(self, folder: Path) -> dict:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ImagePreprocessing":
-        return cls(tuple(d["size"]), int(d["channels"]), list(d["mean"]), list(d["std"]))
+    def from_state(cls, state: dict, folder: Path) -> "ImagePreprocessing":
+        return cls(tuple(state["size"]), int(state["channels"]), list(state["mean"]), list(state["std"]))
 
 
 def _convert_channels(images: np.ndarray, channels: Optional[int]) -> np.ndarray:

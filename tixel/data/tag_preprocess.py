@@ -11,12 +11,13 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import ClassVar, Optional, Sequence
 
 import numpy as np
 import torch
 
 from tixel.data import tokenize
+from tixel.data.preprocessors import register_preprocessor
 from tixel.data.pretrained import resolve
 from tixel.data.vectors import load_vectors
 
@@ -70,8 +71,10 @@ def vector_words(encoder_cfg, n: int) -> list[str]:
     return [w for w, i in sorted(index.items(), key=lambda kv: kv[1])[:n]]
 
 
+@register_preprocessor("tagging")
 @dataclass
 class TaggingPreprocessing:
+    fitted_fields: ClassVar[tuple[str, ...]] = ("data.tokenizer", "data.stride")
     tokenizer: object  # tokenizers.Tokenizer
     max_length: int
     stride: int = 16
@@ -88,7 +91,7 @@ class TaggingPreprocessing:
         counts = Counter(c for s in sentences for w in s for c in w)
         chars = {c: i + 2 for i, (c, _) in enumerate(counts.most_common(2000))}
         hf_config = json.loads((resolve(pretrained) / "config.json").read_text()) if pretrained else None
-        return cls(tokenizer, tok_cfg.max_length, getattr(data_cfg, "stride", 16), chars, hf_config)
+        return cls(tokenizer, tok_cfg.max_length, data_cfg.stride, chars, hf_config)
 
     vocab_size = property(lambda self: self.tokenizer.get_vocab_size())
     pad_id = property(lambda self: tokenize.pad_id(self.tokenizer))
@@ -180,13 +183,11 @@ class TaggingPreprocessing:
 
     # ---------------------------------------------------------------- bundle
 
-    def save(self, folder: Path) -> None:
-        self.tokenizer.save(str(folder / "tokenizer.json"))
-        meta = {"max_length": self.max_length, "stride": self.stride, "chars": self.chars, "hf_config": self.hf_config}
-        (folder / "tagging_preprocessing.json").write_text(json.dumps(meta, ensure_ascii=False))
+    def state(self, folder: Path) -> dict:
+        return {"tokenizer": self.tokenizer.to_str(), "max_length": self.max_length, "stride": self.stride,
+                "chars": self.chars, "hf_config": self.hf_config}
 
     @classmethod
-    def load(cls, folder: Path) -> "TaggingPreprocessing":
-        meta = json.loads((folder / "tagging_preprocessing.json").read_text(encoding="utf-8"))
-        return cls(tokenize.load_tokenizer(folder), meta["max_length"], meta["stride"], meta["chars"],
-                   meta.get("hf_config"))
+    def from_state(cls, state: dict, folder: Path) -> "TaggingPreprocessing":
+        return cls(tokenize.tokenizer_from_str(state["tokenizer"]), state["max_length"], state["stride"],
+                   state["chars"], state.get("hf_config"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 import functools
 import logging
 import re
-import sys
 import unicodedata
 from dataclasses import dataclass
 from typing import Literal, Optional, Sequence
@@ -14,8 +13,11 @@ from pydantic import Field
 
 from tixel.core.config import Section
 from tixel.core.errors import ConfigError, DataError
+from tixel.core.log import get_logger
 from tixel.data.examples import Origins
 from tixel.data.images import SplitConfig
+
+log = get_logger(__name__)
 
 
 class CleanConfig(Section):
@@ -149,5 +151,5 @@ class RowCollector:
         if self.skipped:
             shown = "; ".join(f"line {line}: {why}" for line, why in self.skipped[:5])
             more = f" (+{len(self.skipped) - 5} more)" if len(self.skipped) > 5 else ""
-            print(f"{self.path}: skipped {len(self.skipped)} bad row(s): {shown}{more}", file=sys.stderr)
+            log.warning(f"{self.path}: skipped {len(self.skipped)} bad row(s): {shown}{more}")
         return TextSet(self.texts, self.labels, str(self.path), self.rows)

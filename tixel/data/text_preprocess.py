@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import ClassVar, Optional, Sequence
 
 import torch
 
 from tixel.data import tokenize
+from tixel.data.preprocessors import register_preprocessor
 from tixel.data.pretrained import KNOWN, resolve
 from tixel.data.text import CleanConfig, clean
 
 
+@register_preprocessor("text")
 @dataclass
 class TextPreprocessing:
+    fitted_fields: ClassVar[tuple[str, ...]] = ("data.tokenizer", "data.clean")
     tokenizer: object  # tokenizers.Tokenizer
     clean: CleanConfig
     max_length: int
@@ -53,13 +56,11 @@ class TextPreprocessing:
     def apply(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
         return tokenize.encode(self.tokenizer, [clean(t, self.clean) for t in texts], self.max_length)
 
-    def save(self, folder: Path) -> None:
-        self.tokenizer.save(str(folder / "tokenizer.json"))
-        meta = {"clean": self.clean.model_dump(), "max_length": self.max_length, "hf_config": self.hf_config}
-        (folder / "text_preprocessing.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
+    def state(self, folder: Path) -> dict:
+        return {"tokenizer": self.tokenizer.to_str(), "clean": self.clean.model_dump(), "max_length": self.max_length,
+                "hf_config": self.hf_config}
 
     @classmethod
-    def load(cls, folder: Path) -> "TextPreprocessing":
-        meta = json.loads((folder / "text_preprocessing.json").read_text())
-        return cls(tokenize.load_tokenizer(folder), CleanConfig(**meta["clean"]), meta["max_length"],
-                   meta.get("hf_config"))
+    def from_state(cls, state: dict, folder: Path) -> "TextPreprocessing":
+        return cls(tokenize.tokenizer_from_str(state["tokenizer"]), CleanConfig(**state["clean"]),
+                   state["max_length"], state.get("hf_config"))

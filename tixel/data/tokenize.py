@@ -2,6 +2,7 @@
 BPE or word level), or a pretrained tokenizer.json from a local Hugging Face folder. Saved in the bundle."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Sequence
 
@@ -44,13 +45,24 @@ def train_tokenizer(texts: Sequence[str], cfg, split_cjk: bool = True):
 
 
 def load_tokenizer(folder: str | Path):
+    """A Hugging Face folder's tokenizer.json, or the tokenizer in a tixel folder's preprocessing.json
+    (a pretrained RNN encoder's folder)."""
+    path = Path(folder) / "tokenizer.json"
+    if path.is_file():
+        return tokenizer_from_str(path.read_text(encoding="utf-8"))
+    saved = Path(folder) / "preprocessing.json"
+    state = json.loads(saved.read_text(encoding="utf-8")).get("state", {}) if saved.is_file() else {}
+    if "tokenizer" not in state:
+        raise ConfigError(f"{folder}: no tokenizer.json (a fast Hugging Face tokenizer file is needed)")
+    return tokenizer_from_str(state["tokenizer"])
+
+
+def tokenizer_from_str(text: str):
+    """A `tokenizers` Tokenizer from its JSON text, with padding and truncation off (tixel pads per batch)."""
     from tokenizers import Tokenizer
 
-    path = Path(folder) / "tokenizer.json"
-    if not path.is_file():
-        raise ConfigError(f"{folder}: no tokenizer.json (a fast Hugging Face tokenizer file is needed)")
-    tok = Tokenizer.from_file(str(path))
-    tok.no_padding()  # tixel pads per batch
+    tok = Tokenizer.from_str(text)
+    tok.no_padding()
     tok.no_truncation()
     return tok
 

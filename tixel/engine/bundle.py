@@ -1,7 +1,8 @@
 """The model bundle: the only code that writes or reads one.
 
-A bundle is a directory: config.yaml, model.safetensors, labels.json, the task's preprocessing files,
-metrics.json and meta.json (tixel version, format). Loading never unpickles anything.
+A bundle is a directory: config.yaml, model.safetensors, labels.json, preprocessing.json (the fitted
+preprocessor, tixel/data/preprocessors.py), metrics.json and meta.json (tixel version, format). Loading
+never unpickles anything. Format 2 has the one preprocessing.json; format 1 bundles still load.
 """
 from __future__ import annotations
 
@@ -19,11 +20,12 @@ from tixel import __version__
 from tixel.core.config import to_dict, validate
 from tixel.core.errors import BundleError
 from tixel.core.io import load_weights, save_weights
+from tixel.data import preprocessors
 from tixel.data.labels import LabelSet
 from tixel.engine.finetune import adapter_state, apply_finetune
 from tixel.tasks import create_task
 
-FORMAT = 1
+FORMAT = 2
 
 
 @dataclass
@@ -54,7 +56,7 @@ def save_bundle(path: str | Path, cfg, task, model, labels, preprocessing, metri
     adapter = cfg.train.finetune.mode in ("lora", "ia3")
     save_weights(model, tmp / "model.safetensors", adapter_state(model) if adapter else None)
     (tmp / "labels.json").write_text(json.dumps(labels.names, indent=1, ensure_ascii=False))
-    task.save_preprocessing(preprocessing, tmp)
+    preprocessors.save(preprocessing, tmp)
     (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
     meta = {"format": FORMAT, "tixel_version": __version__, "task": cfg.task, "torch_version": torch.__version__,
             "weights": "adapter" if adapter else "full"}
@@ -99,7 +101,7 @@ def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
     cfg = validate(yaml.safe_load((path / "config.yaml").read_text()), source=str(path / "config.yaml"))
     task = create_task(cfg.task, cfg)
     labels = LabelSet(json.loads((path / "labels.json").read_text(encoding="utf-8")))
-    preprocessing = task.load_preprocessing(path)
+    preprocessing = preprocessors.load(path)
     adapter = meta.get("weights") == "adapter"  # base weights from the pretrained checkpoint, then the adapter
     model = task.build_model(cfg, labels, preprocessing, pretrained=adapter)
     if adapter:

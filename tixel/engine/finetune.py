@@ -21,6 +21,7 @@ import torch
 
 from tixel.core.config import FinetuneConfig
 from tixel.core.errors import ConfigError
+from tixel.engine.optim import BASE, NO_DECAY
 
 PEFT_MODES = ("lora", "ia3")
 
@@ -67,15 +68,45 @@ def merge(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def parameter_groups(model: torch.nn.Module, lr: float, cfg: FinetuneConfig) -> list[dict]:
-    """The trainable parameters, grouped by learning rate."""
+    """The trainable parameters, grouped by learning rate and then by weight decay, the group at `lr` first.
+
+    Each group carries its own "lr", so the optimiser needs no second, default rate, and a "name": "base"
+    for the group at `lr` (the head's under layer_decay; `optim.base_lr` logs its rate), "layer_decay_<d>"
+    for the group d layers below the head. Biases and normalisation weights (tensors of at most one
+    dimension) go to a twin "<name>_no_decay" with weight_decay 0, as in nanoGPT and timm: decaying them
+    only pulls a layer's offset and scale towards 0. Embedding tables are matrices and keep their decay;
+    the other groups take train.optimizer.weight_decay from the optimiser.
+    """
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    if cfg.layer_decay is None:
-        return [{"params": [p for _, p in trainable], "lr": lr}]
-    layers = getattr(getattr(_transformer(model, "layer_decay"), "backbone").config, "num_hidden_layers")
-    groups: dict[float, list] = {}
+    depth_of = _depth_function(model, cfg)
+    by_depth: dict[int, list] = {}
     for name, p in trainable:
-        groups.setdefault(lr * cfg.layer_decay ** _depth_from_top(name, layers), []).append(p)
-    return [{"params": ps, "lr": rate} for rate, ps in sorted(groups.items())]
+        by_depth.setdefault(depth_of(name), []).append(p)
+    decay = 1.0 if cfg.layer_decay is None else cfg.layer_decay
+    return [group for depth in sorted(by_depth)
+            for group in _decay_split(by_depth[depth], lr * decay ** depth, _group_name(depth))]
+
+
+def _depth_function(model: torch.nn.Module, cfg: FinetuneConfig):
+    """name -> layers below the head: 0 for every parameter without layer_decay (one rate)."""
+    if cfg.layer_decay is None:
+        return lambda name: 0
+    layers = _transformer(model, "layer_decay").backbone.config.num_hidden_layers
+    return lambda name: _depth_from_top(name, layers)
+
+
+def _group_name(depth: int) -> str:
+    return BASE if depth == 0 else f"layer_decay_{depth}"
+
+
+def _decay_split(params: list, lr: float, name: str) -> list[dict]:
+    """The group `name` and its twin without weight decay (biases, norm weights); empty ones left out."""
+    decayed = [p for p in params if p.ndim > 1]
+    flat = [p for p in params if p.ndim <= 1]
+    groups = [{"params": decayed, "lr": lr, "name": name}] if decayed else []
+    if flat:
+        groups.append({"params": flat, "lr": lr, "weight_decay": 0.0, "name": name + NO_DECAY})
+    return groups
 
 
 def _depth_from_top(name: str, layers: int) -> int:

@@ -21,14 +21,15 @@ from tixel.core.io import (
 )
 from tixel.engine import distributed as ddp
 from tixel.engine.finetune import unfreeze_for_epoch
+from tixel.engine.optim import base_lr
+from tixel.tasks.protocol import StepOutput, Task
 
 
 @dataclass
 class Step:
     epoch: int
     step: int
-    loss: float
-
+    loss: torch.Tensor  # left on the device: whoever shows it reads it (a host sync) only when it draws
 
 @dataclass
 class EpochEnd:
@@ -50,15 +51,15 @@ class TrainState:
     best_epoch: Optional[int] = None
     bad_epochs: int = 0
     history: list = field(default_factory=list)
-    loss_sum: float = 0.0
-    hits: float = 0.0
+    loss_sum: float = 0.0  # a float64 tensor on the device while an epoch runs, a float in checkpoints
+    metric_sums: dict = field(default_factory=dict)  # StepOutput.metrics summed over the epoch, the same way
     seen: int = 0
     train_time: float = 0.0
     epoch_rng: Optional[torch.Tensor] = None  # shuffle-generator state when this epoch began
 
     def next_epoch(self) -> None:
         self.epoch, self.step = self.epoch + 1, 0
-        self.loss_sum, self.hits, self.seen, self.train_time = 0.0, 0.0, 0, 0.0
+        self.loss_sum, self.metric_sums, self.seen, self.train_time = 0.0, {}, 0, 0.0
 
 
 @dataclass
@@ -68,11 +69,9 @@ class TrainJob:
     scheduler: Any
     train: Any  # batches: .epoch(generator, start), len(), num_samples
     evaluate: Callable[[torch.nn.Module], dict]  # validation metrics, unprefixed
-    loss_fn: Callable
+    task: Task  # its transform and training_step turn a batch into a StepOutput
     cfg: Any  # the `train` section
     run_dir: Path
-    hits_fn: Optional[Callable] = None  # correct predictions in a batch -> train_accuracy
-    augment: Optional[Callable] = None
     device: torch.device = torch.device("cpu")
     seed: int = 0
     state: TrainState = field(default_factory=TrainState)
@@ -127,15 +126,13 @@ def train_epoch(job: TrainJob) -> Iterator[Step]:
     if job.cfg.finetune.gradual_unfreeze:
         unfreeze_for_epoch(model, state.epoch)
     started, accumulate = time.perf_counter(), job.cfg.accumulate
-    for (x, y), last in _mark_last(job.train.epoch(job.generator, start=state.step)):
+    for batch, last in _mark_last(job.train.epoch(job.generator, start=state.step)):
         boundary = last or (state.step + 1) % accumulate == 0  # the optimizer steps after this batch
-        loss, hits = train_step(job, x, y, boundary)
+        out = train_step(job, batch, boundary)
         state.step += 1
         state.global_step += 1
-        state.loss_sum += loss * len(y)
-        state.hits += hits
-        state.seen += len(y)
-        yield Step(state.epoch, state.step, loss)
+        _accumulate(state, out)
+        yield Step(state.epoch, state.step, out.loss)
         if boundary and _stop_agreed(job):
             state.train_time += time.perf_counter() - started
             save_last(job)
@@ -161,24 +158,28 @@ def _stop_agreed(job: TrainJob) -> bool:
     return ddp.sum_all(job.world, float(job.stop_requested))[0] > 0 if job.world.active else job.stop_requested
 
 
-def train_step(job: TrainJob, x, y, boundary: bool = True) -> tuple[float, float]:
-    """Forward and backward of one batch; the optimizer steps at accumulation boundaries. Returns the
-    batch's mean loss and its correct predictions."""
-    x, y = to_device(x, job.device), to_device(y, job.device)
-    if job.augment is not None:
-        x = job.augment(x)
-    total = ddp.sum_all(job.world, len(y))[0] if job.world.active else len(y)
+def train_step(job: TrainJob, batch: tuple, boundary: bool = True) -> StepOutput:
+    """The task's transform and training step on one batch, and the backward pass; the optimizer steps
+    at accumulation boundaries. Nothing here waits for the device: the loss stays a tensor."""
+    batch = job.task.transform(to_device(batch, job.device))
     sync = contextlib.nullcontext() if boundary or not job.world.active else job.forward_model.no_sync()
     with sync:
         with torch.autocast(job.device.type, dtype=torch.bfloat16, enabled=job.cfg.precision == "bf16"):
-            out = job.forward_model(x)
-            loss = job.loss_fn(out, y)
+            out = job.task.training_step(job.forward_model, batch)
+        total = ddp.sum_all(job.world, out.count)[0] if job.world.active else out.count
         # this process's share of the global batch, so DDP's average over processes is the batch mean
-        (loss * (len(y) * job.world.size / total) / job.cfg.accumulate).backward()
+        (out.loss * (out.count * job.world.size / total) / job.cfg.accumulate).backward()
     if boundary:
         optimizer_step(job, job.state.step % job.cfg.accumulate + 1)
-    hits = float(job.hits_fn(out.detach(), y)) if job.hits_fn else 0.0
-    return loss.item(), hits
+    return out
+
+
+def _accumulate(state: TrainState, out: StepOutput) -> None:
+    """Epoch sums kept as float64 tensors where the loss lives, so no step waits for the device."""
+    state.loss_sum = state.loss_sum + out.loss.detach().double() * out.count
+    for name, value in out.metrics.items():
+        state.metric_sums[name] = state.metric_sums.get(name, 0.0) + value.detach().double()
+    state.seen += out.count
 
 
 def optimizer_step(job: TrainJob, accumulated: int) -> None:
@@ -199,13 +200,14 @@ def optimizer_step(job: TrainJob, accumulated: int) -> None:
 
 def end_epoch(job: TrainJob) -> EpochEnd:
     state, world = job.state, job.world
-    loss_sum, hits, seen = ddp.sum_all(world, state.loss_sum, state.hits, state.seen)  # over all processes
+    names = list(job.task.train_metric_names)
+    sums = [float(state.metric_sums.get(n, 0.0)) for n in names]  # the epoch's one host sync
+    loss_sum, seen, *sums = ddp.sum_all(world, float(state.loss_sum), state.seen, *sums)  # over all processes
     metrics = {"epoch": state.epoch + 1, "train_loss": loss_sum / max(1, seen)}
-    if job.hits_fn:
-        metrics["train_accuracy"] = hits / max(1, seen)
+    metrics.update({f"train_{n}": value / max(1, seen) for n, value in zip(names, sums)})
     val = job.evaluate(job.weights) if world.main else None  # one process evaluates; all decide with its result
     metrics.update({f"val_{k}": v for k, v in ddp.broadcast(world, val).items()})
-    metrics["lr"] = job.optimizer.param_groups[0]["lr"]
+    metrics["lr"] = base_lr(job.optimizer)  # the rate of train.lr's group, whatever the layer decay
     metrics["samples_per_s"] = seen / max(state.train_time, 1e-9)
     metrics["epoch_time_s"] = state.train_time
     improved = _update_best(job, metrics)
@@ -259,9 +261,17 @@ def save_last(job: TrainJob) -> None:
         "torch_rng": rngs[0],
         "torch_rng_ranks": rngs,
         "generator": job.generator.get_state(),
-        "state": asdict(job.state),
+        "state": _plain_state(job.state),
         **({"ema": job.ema.state_dict()} if job.ema is not None else {}),
     }, job.checkpoints / "last.pt")
+
+
+def _plain_state(state: TrainState) -> dict:
+    """The state with its running sums as floats (a mid-epoch checkpoint holds them as device tensors)."""
+    plain = asdict(state)
+    plain["loss_sum"] = float(state.loss_sum)
+    plain["metric_sums"] = {k: float(v) for k, v in state.metric_sums.items()}
+    return plain
 
 
 def restore(job: TrainJob, path: Path) -> None:
@@ -272,7 +282,8 @@ def restore(job: TrainJob, path: Path) -> None:
     rngs = ckpt.get("torch_rng_ranks", [ckpt["torch_rng"]])
     torch.set_rng_state(rngs[job.world.rank] if len(rngs) == job.world.size else ckpt["torch_rng"])
     job.generator.set_state(ckpt["generator"])
-    job.state = TrainState(**ckpt["state"])
+    known = TrainState.__dataclass_fields__
+    job.state = TrainState(**{k: v for k, v in ckpt["state"].items() if k in known})
     if job.ema is not None:
         job.ema.load_state_dict(ckpt["ema"])
 

@@ -54,20 +54,8 @@ class Predictor:
         return b.task.probabilities(self.logits(b.task.encode(b.preprocessing, list(items))))
 
     def predict(self, items: Sequence, top_k: int = 3) -> list[dict]:
-        if hasattr(self.bundle.task, "predict_rows"):  # a task with its own decoding (NER: entities)
-            return self.bundle.task.predict_rows(self, list(items), top_k)
-        probs = self.probabilities(items)
-        k = min(top_k, probs.shape[1])
-        values, index = probs.topk(k, dim=1)
-        names = self.bundle.labels.names
-        rows = []
-        for p, row, vals in zip(probs, index.tolist(), values.tolist()):
-            out = {"label": names[row[0]],
-                   "top_k": [{"label": names[i], "prob": round(v, 6)} for i, v in zip(row, vals)]}
-            if self.bundle.task.multi_label:
-                out["labels"] = [names[i] for i in torch.nonzero(p > 0.5).flatten().tolist()]
-            rows.append(out)
-        return rows
+        """One row per item, as the task decodes it (labels with top-k probabilities, or entities)."""
+        return self.bundle.task.predict_rows(self, list(items), top_k)
 
     def predict_files(self, paths: Sequence[str | Path], top_k: int = 3) -> list[dict]:
         items = [self.bundle.task.load_file(p) for p in paths]
@@ -151,7 +139,7 @@ def _bar(enabled: bool, start: int):
 
 def check_member(first, bundle) -> None:
     """A member must be a single-label classifier with the first member's task and labels."""
-    if hasattr(bundle.task, "report") or bundle.task.multi_label:
+    if not bundle.task.capabilities.ensemblable:
         raise ConfigError(f"{bundle.path}: ensembles average single-label class probabilities; "
                           f"task {bundle.task.name!r} is not one")
     if bundle.task.name != first.task.name:

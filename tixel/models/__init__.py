@@ -1,20 +1,29 @@
 """Encoders (registry: cnn, ...) + a task head = a model."""
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import nn
 
 from tixel.core import registry
 from tixel.models.heads import ClassificationHead
+from tixel.models.losses import ClassificationLoss
 
 
 class Classifier(nn.Module):
-    def __init__(self, encoder: nn.Module, head: nn.Module):
+    """encoder -> head -> logits; `model(x, targets)` gives (logits, loss) through its own criterion."""
+
+    def __init__(self, encoder: nn.Module, head: nn.Module, criterion: Optional[nn.Module] = None):
         super().__init__()
         self.encoder, self.head = encoder, head
+        self.criterion = criterion or ClassificationLoss()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.encoder(x))
+    def forward(self, x, targets: Optional[torch.Tensor] = None):
+        logits = self.head(self.encoder(x))
+        if targets is None:
+            return logits
+        return logits, self.criterion(logits, targets)
 
 
 def create_encoder(cfg, spec, pretrained: bool = True) -> nn.Module:
@@ -23,9 +32,10 @@ def create_encoder(cfg, spec, pretrained: bool = True) -> nn.Module:
     return registry.create("encoder", cfg.type, cfg, spec, pretrained=pretrained)
 
 
-def build_classifier(model_cfg, spec, num_classes: int, pretrained: bool = True) -> Classifier:
+def build_classifier(model_cfg, spec, num_classes: int, pretrained: bool = True,
+                     criterion: Optional[nn.Module] = None) -> Classifier:
     encoder = create_encoder(model_cfg.encoder, spec, pretrained)
-    model = Classifier(encoder, ClassificationHead(encoder.output_dim, num_classes, model_cfg.head))
+    model = Classifier(encoder, ClassificationHead(encoder.output_dim, num_classes, model_cfg.head), criterion)
     loaded = pretrained and getattr(model_cfg.encoder, "pretrained", None)
     initialize(model.head if loaded else model, model_cfg.init)  # never re-initialise loaded weights
     return model

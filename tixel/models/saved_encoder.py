@@ -12,6 +12,7 @@ from torch import nn
 from tixel.core.config import to_dict
 from tixel.core.errors import ConfigError
 from tixel.core.io import load_weights, save_weights, write_text
+from tixel.data import preprocessors
 
 
 def read_spec(folder: str, kind: str) -> dict:
@@ -51,8 +52,5 @@ def save_encoder(encoder: nn.Module, encoder_cfg, pre, folder: Path) -> Path:
     spec = {k: v for k, v in to_dict(encoder_cfg).items() if k != "pretrained"}
     save_weights(encoder, folder / "encoder.safetensors")
     write_text(folder / "encoder.json", json.dumps(spec, indent=2))
-    if hasattr(pre, "save"):  # text: tokenizer.json + text_preprocessing.json
-        pre.save(folder)
-    else:
-        write_text(folder / "preprocessing.json", json.dumps(pre.to_dict(), indent=2))
+    preprocessors.save(pre, folder)
     return folder

@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
+from tixel.core.log import quiet_transformers
 from tixel.data.pretrained import resolve
 from tixel.data.tokenize import encode, load_tokenizer
 from tixel.models.pooling import masked_pool
@@ -112,16 +113,9 @@ class SentenceEncoder:
 
 def _load_model(folder: Path) -> torch.nn.Module:
     from transformers import AutoModel
-    from transformers.utils import logging as hf_logging
 
-    level = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # the unused pooler's load report and the load bar are noise here
-    hf_logging.disable_progress_bar()
-    try:
+    with quiet_transformers():  # the unused pooler's load report and the load bar are noise here
         return AutoModel.from_pretrained(folder, local_files_only=True)
-    finally:
-        hf_logging.set_verbosity(level)
-        hf_logging.enable_progress_bar()
 
 
 def _model_id(folder: Path) -> str:

@@ -9,6 +9,7 @@ from pydantic import AliasChoices, Field, model_validator
 from torch import nn
 
 from tixel.core.config import Section
+from tixel.core.log import quiet_transformers
 from tixel.core.registry import register_encoder
 from tixel.data.pretrained import resolve
 from tixel.models.pooling import masked_pool
@@ -51,19 +52,10 @@ def backbone(cfg: TransformerConfig, spec, pretrained: bool) -> nn.Module:
     if cfg.pretrained is None:
         return AutoModel.from_config(scratch_config(cfg, spec), add_pooling_layer=False)
     if pretrained:
-        from transformers.utils import logging as hf_logging
-
-
         # the checkpoint's pooler is dropped on purpose (tixel pools itself): its "unexpected keys" load
         # report is noise, so it is silenced for this one call
-        level = hf_logging.get_verbosity()
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()  # transformers 5 draws a bar per load; tixel shows its own progress
-        try:
+        with quiet_transformers():
             return AutoModel.from_pretrained(resolve(cfg.pretrained), local_files_only=True, add_pooling_layer=False)
-        finally:
-            hf_logging.set_verbosity(level)
-            hf_logging.enable_progress_bar()
     # loading a bundle: the architecture comes from the bundle, the weights from model.safetensors
     return AutoModel.from_config(AutoConfig.for_model(**spec.hf_config), add_pooling_layer=False)
 

@@ -61,7 +61,7 @@ class Served:
 
     @property
     def inputs(self) -> str:
-        return getattr(self.predictor.bundle.task, "inputs", "text")
+        return self.predictor.bundle.task.inputs
 
     def describe(self) -> dict:
         b = self.predictor.bundle

@@ -1,32 +1,22 @@
 """What every classification task shares: read -> split -> label set -> fitted preprocessing -> tensors,
-the loss, the metrics and decoding. A task subclass says how its inputs are preprocessed."""
+the training step, the metrics, the report and the predicted rows. A subclass says how its inputs are
+preprocessed (`fit_preprocessing`, `encode`) and may transform a training batch (augmentation)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 import torch
 
 from tixel.core import registry
+from tixel.core.errors import TixelError
 from tixel.data.batching import TensorBatches
 from tixel.data.labels import LabelSet
 from tixel.data.splits import make_splits
+from tixel.models.losses import ClassificationLoss
 from tixel.tasks import classification as clf
-
-
-@dataclass
-class Split:
-    inputs: Any  # a tensor, or a dict of tensors
-    targets: torch.Tensor  # class ids, or multi-hot floats when multi-label
-    source: str
-
-
-@dataclass
-class Prepared:
-    splits: dict[str, Split]
-    labels: LabelSet
-    preprocessing: Any
+from tixel.tasks.protocol import Capabilities, Prepared, Scorer, Split, StepOutput
+from tixel.tasks.reports.tables import write_metrics
 
 
 class ClassificationTask:
@@ -34,6 +24,18 @@ class ClassificationTask:
     metric_names = ("loss", "accuracy", "macro_f1")
     multi_label = False
     inputs = "text"  # what predict and serve take: "text" (strings) or "image" (uint8 arrays)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(ensemblable=not self.multi_label, exportable=True)
+
+    @property
+    def train_metric_names(self) -> tuple[str, ...]:
+        return () if self.multi_label else ("accuracy",)
+
+    def configure(self, cfg) -> "ClassificationTask":
+        self.multi_label = bool(getattr(cfg.data, "multi_label", False))
+        return self
 
     # ---------------------------------------------------------------- hooks for subclasses
     def fit_preprocessing(self, train_set, cfg):
@@ -70,24 +72,38 @@ class ClassificationTask:
         return TensorBatches(split.inputs, split.targets, batch_size, shuffle, bucket)
 
     # ---------------------------------------------------------------- training
-    def loss(self, cfg, prepared: Prepared):
-        weight = clf.class_weights(cfg.train.class_weights, prepared.labels, prepared.splits["train"].targets)
-        return clf.make_bce_loss(weight) if self.multi_label else clf.make_loss(cfg.train, weight)
+    def criterion(self, cfg, labels: LabelSet, train: Optional[Split]) -> ClassificationLoss:
+        """The model's loss; class weights are fitted on the training split when one is given."""
+        weight = clf.class_weights(cfg.train.class_weights, labels, train.targets) if train is not None else None
+        return ClassificationLoss(self.multi_label, cfg.train.label_smoothing, weight)
 
-    @property
-    def hits(self):
-        return None if self.multi_label else clf.hits
+    def transform(self, batch: tuple) -> tuple:
+        return batch
 
-    def augmenter(self, cfg):
-        return None
+    def training_step(self, model, batch: tuple) -> StepOutput:
+        x, y = batch
+        logits, loss = model(x, y)
+        metrics = {} if self.multi_label else {"accuracy": (logits.detach().argmax(1) == y).sum()}
+        return StepOutput(loss, len(y), metrics)
 
-    def validate(self, model, split: Split, batch_size: int, k: int, device) -> dict:
+    def validate(self, model, split: Split, batch_size: int, device) -> dict:
         logits = clf.logits_of(model, split.inputs, batch_size, device)
         if self.multi_label:
             return clf.multilabel_metrics(logits, split.targets)
-        return clf.quick_metrics(logits, split.targets, k)
+        return clf.quick_metrics(logits, split.targets)
 
-    # ---------------------------------------------------------------- prediction
+    def fit(self, cfg, run_dir: Path, log):
+        raise TixelError(f"task {self.name} trains by gradient through the engine's loop, not by fit")
+
+    # ---------------------------------------------------------------- evaluation and prediction
+    def report(self, model, prepared: Prepared, split: str, out_dir: Path, history: list, device) -> dict:
+        data = prepared.splits[split]
+        logits = clf.logits_of(model, data.inputs, 512, device)
+        loss = (torch.nn.functional.binary_cross_entropy_with_logits if self.multi_label
+                else torch.nn.functional.cross_entropy)(logits, data.targets)
+        return write_metrics(out_dir, self.probabilities(logits), data.targets, prepared.labels.names,
+                             self.multi_label, history, loss.item())
+
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         return logits.sigmoid() if self.multi_label else logits.softmax(-1)
 
@@ -95,9 +111,19 @@ class ClassificationTask:
         """Class ids, or a multi-hot 0/1 matrix (threshold 0.5) when multi-label."""
         return (logits > 0).long() if self.multi_label else logits.argmax(1)
 
-    def configure(self, cfg) -> "ClassificationTask":
-        self.multi_label = bool(getattr(cfg.data, "multi_label", False))
-        return self
+    def predict_rows(self, scorer: Scorer, items: list, top_k: int = 3) -> list[dict]:
+        """The label, the top-k labels with their probabilities, and (multi-label) every label above 0.5."""
+        probs = scorer.probabilities(items)
+        values, index = probs.topk(min(top_k, probs.shape[1]), dim=1)
+        names = scorer.bundle.labels.names
+        rows = []
+        for p, row, vals in zip(probs, index.tolist(), values.tolist()):
+            out = {"label": names[row[0]],
+                   "top_k": [{"label": names[i], "prob": round(v, 6)} for i, v in zip(row, vals)]}
+            if self.multi_label:
+                out["labels"] = [names[i] for i in torch.nonzero(p > 0.5).flatten().tolist()]
+            rows.append(out)
+        return rows
 
-    def save_preprocessing(self, pre, folder: Path) -> None:
-        pre.save(folder)
+    def save_artifacts(self, model, pre, run_dir: Path) -> Optional[Path]:
+        return None

@@ -1,4 +1,5 @@
-"""Metrics and losses shared by every single-label classification task (images now, text later)."""
+"""Metrics shared by the classification tasks (image, text, zero- and few-shot), and the class weights
+their loss takes."""
 from __future__ import annotations
 
 import torch
@@ -26,21 +27,6 @@ def class_weights(cfg_weights, labels, train_targets: torch.Tensor):
     return torch.tensor([float(cfg_weights.get(name, 1.0)) for name in labels.names])
 
 
-def make_loss(train_cfg, weight):
-    def loss_fn(logits, targets):
-        return F.cross_entropy(logits.float(), targets, weight=weight, label_smoothing=train_cfg.label_smoothing)
-
-    return loss_fn
-
-
-def make_bce_loss(weight):
-    """Multi-label: one sigmoid per label (the seed's binary cross-entropy); weight scales positives."""
-    def loss_fn(logits, targets):
-        return F.binary_cross_entropy_with_logits(logits.float(), targets, pos_weight=weight)
-
-    return loss_fn
-
-
 def multilabel_metrics(logits: torch.Tensor, targets: torch.Tensor) -> dict:
     pred = (logits > 0).float()
     tp, fp, fn = (pred * targets).sum(0), (pred * (1 - targets)).sum(0), ((1 - pred) * targets).sum(0)
@@ -51,10 +37,6 @@ def multilabel_metrics(logits: torch.Tensor, targets: torch.Tensor) -> dict:
         "macro_f1": f1.mean().item(),
         "micro_f1": (2 * tp.sum() / (2 * tp.sum() + fp.sum() + fn.sum()).clamp_min(1)).item(),
     }
-
-
-def hits(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    return (logits.argmax(1) == targets).sum()
 
 
 @torch.no_grad()
@@ -72,8 +54,9 @@ def logits_of(model, inputs, batch_size: int, device=torch.device("cpu")) -> tor
     return out
 
 
-def quick_metrics(logits: torch.Tensor, targets: torch.Tensor, k: int) -> dict:
+def quick_metrics(logits: torch.Tensor, targets: torch.Tensor) -> dict:
     """Loss, accuracy and macro-F1 from a confusion matrix built with one bincount."""
+    k = logits.shape[1]
     pred = logits.argmax(1)
     confusion = torch.bincount(targets * k + pred, minlength=k * k).view(k, k).double()
     tp = confusion.diag()

@@ -25,6 +25,7 @@ from torch import nn
 
 from tixel.core import registry
 from tixel.core.config import Section
+from tixel.core.log import get_logger
 from tixel.core.registry import register, register_task
 from tixel.data.labels import LabelSet
 from tixel.data.splits import make_splits
@@ -35,6 +36,8 @@ from tixel.tasks.zero_shot import (
     ZeroShotClassification,
     encoder_name,
 )
+
+log = get_logger(__name__)
 
 
 class FewShotConfig(Section):
@@ -185,7 +188,7 @@ class FewShotClassification(ZeroShotClassification):
     def fit_preprocessing(self, train_set, cfg) -> SentencePreprocessing:
         return SentencePreprocessing(encoder_name(cfg), self.options.max_length, self.options.batch_size)
 
-    def build_model(self, cfg, labels, pre, pretrained: bool = True):
+    def build_model(self, cfg, labels, pre, pretrained: bool = True, train=None):
         """The untrained head's shape, for loading a bundle; `fit` builds the real one."""
         if self.options.method == "prototype":
             return LabelSimilarity(torch.zeros(len(labels), pre.encoder.dim), self.options.temperature)
@@ -260,4 +263,4 @@ class FewShotClassification(ZeroShotClassification):
                    "options": self.options.model_dump()}
         (run_dir / "report").mkdir(parents=True, exist_ok=True)
         (run_dir / "report" / "seeds.json").write_text(json.dumps(summary, indent=2))
-        print(f"few-shot over {len(values)} seed(s): {held} accuracy mean {summary['mean']:.4f}, std {summary['std']:.4f}")
+        log.info(f"few-shot over {len(values)} seed(s): {held} accuracy mean {summary['mean']:.4f}, std {summary['std']:.4f}")

@@ -1,8 +1,8 @@
 """Image classification: an image reader, image preprocessing, a CNN (or any encoder) + softmax head."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
@@ -16,7 +16,8 @@ from tixel.data.images import load_image
 from tixel.data.labels import LabelSet
 from tixel.data.preprocess import ImagePreprocessing
 from tixel.models import build_classifier
-from tixel.tasks.base import ClassificationTask, Prepared
+from tixel.tasks.base import ClassificationTask
+from tixel.tasks.protocol import Prepared, Split
 
 
 @register_task("image_classification")
@@ -44,21 +45,24 @@ class ImageClassification(ClassificationTask):
             raise DataError(f"--data {path}: expected a folder of class sub-folders or a .csv of path,label")
         return Prepared({"test": self.encode_split(images, labels, pre)}, labels, pre)
 
-    def build_model(self, cfg, labels: LabelSet, pre: ImagePreprocessing, pretrained: bool = True):
-        model = build_classifier(cfg.model, pre.input_shape, len(labels), pretrained)
+    def configure(self, cfg) -> "ImageClassification":
+        self.augment = cfg.data.augment if is_active(cfg.data.augment) else None
+        return super().configure(cfg)
+
+    def build_model(self, cfg, labels: LabelSet, pre: ImagePreprocessing, pretrained: bool = True,
+                    train: Optional[Split] = None):
+        model = build_classifier(cfg.model, pre.input_shape, len(labels), pretrained,
+                                 self.criterion(cfg, labels, train))
         if cfg.train.channels_last:
             model = model.to(memory_format=torch.channels_last)
         return model
 
-    def augmenter(self, cfg):
-        aug = cfg.data.augment
-        return (lambda x: random_affine(x, aug)) if is_active(aug) else None
+    def transform(self, batch: tuple) -> tuple:
+        """Random affine augmentation of the training images, on the device, from torch's RNG (which the
+        checkpoints save, so a resumed run draws the same)."""
+        x, y = batch
+        return (random_affine(x, self.augment), y) if self.augment is not None else batch
 
     def load_file(self, path):
         return load_image(path, None, None)
 
-    def save_preprocessing(self, pre: ImagePreprocessing, folder: Path) -> None:
-        (folder / "preprocessing.json").write_text(json.dumps(pre.to_dict(), indent=2))
-
-    def load_preprocessing(self, folder: Path) -> ImagePreprocessing:
-        return ImagePreprocessing.from_dict(json.loads((folder / "preprocessing.json").read_text()))

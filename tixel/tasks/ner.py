@@ -12,7 +12,7 @@ import torch
 
 from tixel.core import registry
 from tixel.core.device import to_device
-from tixel.core.errors import ConfigError, DataError
+from tixel.core.errors import ConfigError, TixelError
 from tixel.core.registry import register_task
 from tixel.data import tags as tagging
 from tixel.data.batching import TensorBatches
@@ -22,7 +22,7 @@ from tixel.data.splits import make_splits, retarget
 from tixel.data.tag_preprocess import TaggingPreprocessing
 from tixel.data.words import split_words
 from tixel.models.tagger import build_tagger
-from tixel.tasks.base import Prepared, Split
+from tixel.tasks.protocol import Capabilities, Prepared, Scorer, Split, StepOutput
 from tixel.tasks.reports.ner import write_ner_report
 
 TOKEN_KEYS = ("input_ids", "attention_mask")  # cut to the longest token count in a batch
@@ -33,6 +33,9 @@ WORD_KEYS = ("word_index", "chars", "casing", "owned", "targets")  # cut to the 
 class TagSplit(Split):
     gold: list  # BIO tags per sentence
     tokens: list
+
+    def __len__(self) -> int:
+        return len(self.gold)  # sentences, not the windows that cover them
 
 
 class WindowBatches(TensorBatches):
@@ -63,10 +66,11 @@ def tag_names(types: list[str], scheme: str) -> list[str]:
 class NERTask:
     name = "ner"
     metric_names = ("loss", "f1", "precision", "recall")
+    train_metric_names = ()
     multi_label = False
     inputs = "text"
-    hits = None
     scheme = "bio"
+    capabilities = Capabilities(outputs="entities", exportable=True)
 
     def configure(self, cfg) -> "NERTask":
         if not hasattr(cfg.data, "scheme"):
@@ -96,16 +100,23 @@ class NERTask:
         return WindowBatches(split.inputs, split.targets, batch_size, shuffle, bucket)
 
     # ---------------------------------------------------------------- model and training
-    def build_model(self, cfg, labels: LabelSet, pre: TaggingPreprocessing, pretrained: bool = True):
-        # the loss needs the model's CRF, and the trainer's loss_fn(out, y) has no model argument
-        self.model = build_tagger(cfg.model, pre, labels.names, pretrained)
-        self.names = labels.names
-        return self.model
+    def build_model(self, cfg, labels: LabelSet, pre: TaggingPreprocessing, pretrained: bool = True,
+                    train: Split | None = None):
+        return build_tagger(cfg.model, pre, labels.names, pretrained)
 
-    def loss(self, cfg, prepared: Prepared):
-        return lambda emissions, targets: self.model.loss(emissions, targets)
+    def transform(self, batch: tuple) -> tuple:
+        return batch
 
-    def augmenter(self, cfg):
+    def training_step(self, model, batch: tuple) -> StepOutput:
+        """The tagger owns its loss (the CRF's negative log-likelihood, or per-word cross-entropy)."""
+        x, targets = batch
+        _, loss = model(x, targets)
+        return StepOutput(loss, len(targets))
+
+    def fit(self, cfg, run_dir: Path, log):
+        raise TixelError("task ner trains by gradient through the engine's loop, not by fit")
+
+    def save_artifacts(self, model, pre, run_dir: Path) -> None:
         return None
 
     @torch.no_grad()
@@ -125,12 +136,15 @@ class NERTask:
         tags = [tagging.bioes_to_bio(t) if self.scheme == "bioes" else t for t in out]
         return tags, loss_sum / max(1, batches)
 
-    def validate(self, model, split: TagSplit, batch_size: int, k: int, device) -> dict:
+    def validate(self, model, split: TagSplit, batch_size: int, device) -> dict:
+        """Entity-level scores; plain floats (seqeval gives numpy.float64, which a weights-only checkpoint
+        load refuses, and the history and best value go into the checkpoint)."""
         from seqeval.metrics import f1_score, precision_score, recall_score
 
-        pred, loss = self.decode(model, split.inputs, self.names, batch_size, device)
-        return {"loss": loss, "f1": f1_score(split.gold, pred), "precision": precision_score(split.gold, pred),
-                "recall": recall_score(split.gold, pred)}
+        pred, loss = self.decode(model, split.inputs, model.tags, batch_size, device)
+        scores = {"f1": f1_score(split.gold, pred), "precision": precision_score(split.gold, pred),
+                  "recall": recall_score(split.gold, pred)}
+        return {"loss": float(loss), **{k: float(v) for k, v in scores.items()}}
 
     # ---------------------------------------------------------------- evaluation and prediction
     def report(self, model, prepared: Prepared, split: str, out_dir: Path, history: list, device) -> dict:
@@ -138,8 +152,18 @@ class NERTask:
         pred, loss = self.decode(model, data.inputs, prepared.labels.names, 256, device)
         return write_ner_report(out_dir, data.gold, pred, loss, history)
 
-    def predict_rows(self, predictor, texts: list[str], top_k: int = 3) -> list[dict]:
-        b = predictor.bundle
+    def encode(self, pre: TaggingPreprocessing, items) -> dict:
+        """Sentences (texts, split into words as predict does, or lists of words) -> the tagger's windows."""
+        words = [[w for w, _, _ in split_words(t)] if isinstance(t, str) else list(t) for t in items]
+        return pre.encode(words)
+
+    def probabilities(self, emissions: torch.Tensor) -> torch.Tensor:
+        """Per-word tag probabilities (B, words, tags); decoding itself is the CRF's Viterbi, not an argmax."""
+        return emissions.softmax(-1)
+
+    def predict_rows(self, scorer: Scorer, texts: list[str], top_k: int = 3) -> list[dict]:
+        """Entities with character offsets into each text (`top_k` does not apply to tags)."""
+        b, predictor = scorer.bundle, scorer
         words = [split_words(t) for t in texts]
         keep = [i for i, w in enumerate(words) if w]
         rows = [{"entities": []} for _ in texts]
@@ -160,13 +184,7 @@ class NERTask:
         data = read(path, retarget(cfg.data, schema, "ner_jsonl" if jsonl else "conll", path))
         return Prepared({"test": self.encode_split(data, labels, pre)}, labels, pre)
 
-    def save_preprocessing(self, pre: TaggingPreprocessing, folder: Path) -> None:
-        pre.save(folder)
 
-    def load_preprocessing(self, folder: Path) -> TaggingPreprocessing:
-        if not (folder / "tagging_preprocessing.json").is_file():
-            raise DataError(f"{folder}: not a tagger bundle (no tagging_preprocessing.json)")
-        return TaggingPreprocessing.load(folder)
 
 
 def entities(text: str, words: list[tuple[str, int, int]], tags: list[str]) -> list[dict]:

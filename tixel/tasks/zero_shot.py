@@ -6,7 +6,6 @@ matrix; `tixel train` builds it from the prompts and writes the bundle and a rep
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional, Union
 
@@ -16,11 +15,14 @@ from torch import nn
 
 from tixel.core.config import Section
 from tixel.core.errors import ConfigError
+from tixel.core.log import quiet_transformers
 from tixel.core.registry import register, register_task
 from tixel.data.labels import LabelSet
+from tixel.data.preprocessors import register_preprocessor
 from tixel.models.sentence import SentenceEncoder
 from tixel.tasks.base import ClassificationTask
-from tixel.tasks.text_classification import TextClassification
+from tixel.tasks.protocol import Capabilities, Prepared
+from tixel.tasks.text_classification import read_labelled_file
 
 
 class ZeroShotConfig(Section):
@@ -37,31 +39,34 @@ class ZeroShotConfig(Section):
 register("section", "zero_shot", ZeroShotConfig)(ZeroShotConfig)
 
 
+@register_preprocessor("sentence")
 class SentencePreprocessing:
     """Texts -> unit vectors. An untouched encoder is saved as a reference (its name or folder); a
     fine-tuned one (few-shot) is saved into the bundle as safetensors with its tokenizer."""
 
     def __init__(self, encoder_name: str, max_length: int, batch_size: int = 32, cache: bool = True):
-        self.encoder_name, self.max_length, self.tuned = encoder_name, max_length, False
+        self.encoder_name, self.max_length, self.tuned, self.cache = encoder_name, max_length, False, cache
         self.encoder = SentenceEncoder(encoder_name, max_length, batch_size, cache)
 
     def apply(self, texts) -> torch.Tensor:
         return torch.from_numpy(self.encoder(list(texts), progress=len(texts) > 256))
 
-    def save(self, folder: Path) -> None:
-        meta = {"encoder": "encoder" if self.tuned else self.encoder_name, "max_length": self.max_length,
-                "in_bundle": self.tuned}
+    fitted_fields = ("zero_shot.max_length", "few_shot.max_length")
+
+    def state(self, folder: Path) -> dict:
+        """A tuned encoder (few-shot) is written beside the state as a Hugging Face folder, `encoder/`."""
         if self.tuned:
-            self.encoder.model.save_pretrained(folder / "encoder", safe_serialization=True)
+            with quiet_transformers():
+                self.encoder.model.save_pretrained(folder / "encoder", safe_serialization=True)
             self.encoder.tokenizer.save(str(folder / "encoder" / "tokenizer.json"))
-        (folder / "sentence_encoder.json").write_text(json.dumps(meta, indent=2))
+        return {"encoder": "encoder" if self.tuned else self.encoder_name, "max_length": self.max_length,
+                "in_bundle": self.tuned, "cache": self.cache}
 
     @classmethod
-    def load(cls, folder: Path, cache: bool = True) -> "SentencePreprocessing":
-        meta = json.loads((folder / "sentence_encoder.json").read_text())
-        name = str(folder / meta["encoder"]) if meta.get("in_bundle") else meta["encoder"]
-        pre = cls(name, meta["max_length"], cache=cache)
-        pre.tuned = bool(meta.get("in_bundle"))
+    def from_state(cls, state: dict, folder: Path) -> "SentencePreprocessing":
+        name = str(folder / state["encoder"]) if state.get("in_bundle") else state["encoder"]
+        pre = cls(name, state["max_length"], cache=state.get("cache", True))
+        pre.tuned = bool(state.get("in_bundle"))
         return pre
 
 
@@ -97,6 +102,11 @@ def label_matrix(encoder, prompts: list[list[str]]) -> torch.Tensor:
 class ZeroShotClassification(ClassificationTask):
     name = "zero_shot_classification"
 
+    @property
+    def capabilities(self) -> Capabilities:
+        """Built from prompts (or, few-shot, fitted by `fit`), not trained by the engine's loop."""
+        return Capabilities(trains="fit", ensemblable=not self.multi_label)
+
     def configure(self, cfg):
         self.options = cfg.zero_shot or ZeroShotConfig()
         self.multi_label = self.options.threshold is not None
@@ -126,7 +136,8 @@ class ZeroShotClassification(ClassificationTask):
     def encode(self, pre: SentencePreprocessing, items) -> torch.Tensor:
         return pre.apply(list(items))
 
-    def build_model(self, cfg, labels, pre: SentencePreprocessing, pretrained: bool = True) -> LabelSimilarity:
+    def build_model(self, cfg, labels, pre: SentencePreprocessing, pretrained: bool = True,
+                    train=None) -> LabelSimilarity:
         if pretrained:
             matrix = label_matrix(pre.encoder, label_texts(self.options, labels.names))
         else:  # a bundle: model.safetensors holds the matrix
@@ -136,11 +147,8 @@ class ZeroShotClassification(ClassificationTask):
     def load_file(self, path):
         return Path(path).read_text(encoding="utf-8")
 
-    def load_preprocessing(self, folder: Path) -> SentencePreprocessing:
-        return SentencePreprocessing.load(folder, getattr(self.options, "cache", True))
-
-    def prepare_labelled(self, path, labels, pre, cfg=None):
-        return TextClassification.prepare_labelled(self, path, labels, pre, cfg)
+    def prepare_labelled(self, path, labels, pre, cfg=None) -> Prepared:
+        return Prepared({"test": self.encode_split(read_labelled_file(path, cfg), labels, pre)}, labels, pre)
 
 
 def encoder_name(cfg) -> str:

@@ -50,9 +50,9 @@ def test_masking_follows_the_80_10_10_rule():
     masker = Masker(pre, PretrainConfig(mask_probability=0.15))
     batch = pre.apply(texts * 20)
     torch.manual_seed(0)
-    out = masker(batch)
+    out, labels = masker(batch)
     real = (batch["attention_mask"] == 1) & ~torch.isin(batch["input_ids"], masker.special)
-    chosen = out["mlm_labels"] != -100
+    chosen = labels != -100
     assert not (chosen & ~real).any()  # never padding, [CLS] or [SEP]
     assert abs(chosen.sum() / real.sum() - 0.15) < 0.01
     mask_id = masker.tokenizer.mask_token_id
@@ -60,7 +60,7 @@ def test_masking_follows_the_80_10_10_rule():
     kept = (out["input_ids"] == batch["input_ids"]) & chosen
     assert abs(as_mask.sum() / chosen.sum() - 0.8) < 0.02
     assert abs(kept.sum() / chosen.sum() - 0.1) < 0.02  # (a random token can also draw the original)
-    assert torch.equal(out["mlm_labels"][chosen], batch["input_ids"][chosen])
+    assert torch.equal(labels[chosen], batch["input_ids"][chosen])
 
 
 def test_pretrain_lowers_the_loss_and_fine_tunes_from_its_encoder(tmp_path):
@@ -87,7 +87,7 @@ def assert_continued_pretraining_starts_where_it_stopped(tmp_path, folder, last_
     task = create_task(cfg.task, cfg)
     prepared = task.prepare(cfg)
     model = task.build_model(cfg, prepared.labels, prepared.preprocessing)
-    start = task.validate(model, prepared.splits["validation"], 64, 0, torch.device("cpu"))
+    start = task.validate(model, prepared.splits["validation"], 64, torch.device("cpu"))
     assert abs(start["loss"] - last_val_loss) < 1e-4, (start["loss"], last_val_loss)
 
 
@@ -173,8 +173,10 @@ def test_the_head_scores_only_masked_positions_with_the_loss_of_scoring_all():
     ids = torch.randint(0, 30, (3, 7))
     labels = torch.full_like(ids, -100)
     labels[0, 1], labels[1, 4], labels[2, 6], labels[2, 0] = 5, 9, 2, 11
-    logits, picked = model({"input_ids": ids, "mlm_labels": labels})
-    assert logits.shape == (4, 30) and picked.tolist() == [5, 9, 11, 2]  # row-major order
-    every, _ = model({"input_ids": ids})
-    assert every.shape == (3, 7, 30)
-    assert torch.allclose(token_loss(logits, picked), token_loss(every, labels), atol=1e-6)
+    logits, loss = model({"input_ids": ids}, labels)
+    every = model({"input_ids": ids})
+    assert logits.shape == (4, 30) and every.shape == (3, 7, 30)
+    picked = torch.tensor([5, 9, 11, 2])  # the labels in row-major order
+    assert torch.allclose(logits, every[labels != -100])
+    assert torch.allclose(loss, token_loss(every, labels), atol=1e-6)
+    assert torch.allclose(loss, token_loss(logits, picked), atol=1e-6)

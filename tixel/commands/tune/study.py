@@ -20,6 +20,7 @@ from tixel.commands.tune.report import write_report
 from tixel.commands.tune.space import SearchConfig, apply_point, check_space
 from tixel.core.config import apply_overrides, read_yaml, to_dict, validate
 from tixel.core.errors import ConfigError
+from tixel.core.log import quiet_optuna
 from tixel.engine.loop import EpochEnd
 from tixel.tasks import create_task
 
@@ -147,7 +148,7 @@ def tune(config: str, overrides: list[str] = (), storage: Optional[str] = None, 
         optuna.storages.fail_stale_trials(study)  # a worker killed earlier: its trial is failed (and retried)
     base = {k: v for k, v in to_dict(cfg).items() if k != "search"}
     started = time.perf_counter()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    quiet_optuna()
     study.optimize(objective(base, search, out_dir, config, log), timeout=search.timeout_s, catch=(),
                    callbacks=[optuna.study.MaxTrialsCallback(search.trials, states=_states(FINISHED))],
                    n_trials=None if _finished(study) < search.trials else 0)

@@ -20,15 +20,19 @@ def token_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def token_metrics(model, batches, device, prepare: Callable = lambda x: x) -> dict:
-    """Loss, accuracy and perplexity over every predicted token of `batches`; model(x) -> (logits, labels)."""
+def token_metrics(model, batches, device, transform: Callable) -> dict:
+    """Loss, accuracy and perplexity over every predicted token of `batches`. `transform` makes a batch's
+    (inputs, token targets), -100 where nothing is predicted; `model(x, targets)` gives (logits, mean loss),
+    its logits either one row per target position or one per predicted position only (the MLM head)."""
     loss_sum, right, count = 0.0, 0, 0
     model.eval()
-    for x, _ in batches.epoch():
-        logits, labels = model(to_device(prepare(x), device))
+    for batch in batches.epoch():
+        x, labels = transform(to_device(batch, device))
+        logits, loss = model(x, labels)
         real = labels != -100
-        loss_sum += float(token_loss(logits, labels)) * int(real.sum())
-        right += int((logits.argmax(-1)[real] == labels[real]).sum())
+        pred = logits.argmax(-1)[real] if logits.shape[:-1] == labels.shape else logits.argmax(-1)
+        loss_sum += float(loss) * int(real.sum())
+        right += int((pred == labels[real]).sum())
         count += int(real.sum())
     loss = loss_sum / max(1, count)
     return {"loss": loss, "accuracy": right / max(1, count), "perplexity": math.exp(min(loss, 50))}

@@ -3,13 +3,14 @@
 Random square patches of each unlabelled image are blanked to 0 (the mean pixel, after normalisation),
 and the encoder plus a linear decoder rebuild the whole image from what is left; the loss is the L1 error
 on the blanked pixels only, as in SimMIM, so copying the visible pixels earns nothing. The masks are drawn
-in the model's forward from torch's global RNG (as MAE does), which the trainer's checkpoints save, so a
-resumed run masks exactly as an uninterrupted one. The result is `RUN/encoder/`, the same folder SimCLR
+by the task's batch `transform` from torch's global RNG, which the trainer's checkpoints save, so a
+resumed run masks exactly as an uninterrupted one; the model takes them as its targets. The result is `RUN/encoder/`, the same folder SimCLR
 writes, which `model.encoder.from: RUN/encoder` fine-tunes; the decoder is dropped.
 """
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import torch
 from pydantic import Field
@@ -18,8 +19,8 @@ from torch import nn
 from tixel.core.config import Section
 from tixel.core.device import to_device
 from tixel.core.registry import register, register_task
-from tixel.tasks.base import Split
 from tixel.tasks.pretrain.base import ImagePretraining
+from tixel.tasks.protocol import Split
 
 
 class MaskedImageConfig(Section):
@@ -42,9 +43,8 @@ def patch_mask(n: int, height: int, width: int, cfg: MaskedImageConfig, device=N
     return full[:, :, :height, :width].to(device)
 
 
-def masked_l1(out: tuple) -> torch.Tensor:
+def masked_l1(recon: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean absolute error over the masked pixels (every channel) only."""
-    recon, target, mask = out
     error = (recon.float() - target.float()).abs() * mask
     return error.sum() / (mask.sum() * target.shape[1]).clamp_min(1)
 
@@ -55,11 +55,13 @@ class MaskedImageModel(nn.Module):
         self.encoder, self.shape, self.cfg = encoder, tuple(shape), cfg
         self.decoder = nn.Linear(encoder.output_dim, math.prod(self.shape))
 
-    def forward(self, x: torch.Tensor) -> tuple:
-        """(reconstruction, original, mask): the loss needs all three, and the mask is drawn here."""
-        mask = patch_mask(x.shape[0], x.shape[2], x.shape[3], self.cfg, x.device).to(x.dtype)  # CPU RNG
+    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None):
+        """The reconstruction of `x` with the `mask`ed pixels (1 = masked) blanked; with a mask, also the L1
+        error on the masked pixels."""
+        if mask is None:
+            return self.decoder(self.encoder(x)).view(-1, *self.shape)
         recon = self.decoder(self.encoder(x * (1 - mask))).view(-1, *self.shape)
-        return recon, x, mask
+        return recon, masked_l1(recon, x, mask)
 
 
 @register_task("masked_image")
@@ -71,18 +73,22 @@ class MaskedImageTask(ImagePretraining):
     def wrap(self, encoder, pre) -> MaskedImageModel:
         return MaskedImageModel(encoder, pre.input_shape, self.options)
 
-    def loss(self, cfg, prepared):
-        return lambda out, _: masked_l1(out)
+    def transform(self, batch: tuple) -> tuple:
+        """(augmented images, their patch masks), the masks drawn from torch's CPU RNG."""
+        x, _ = super().transform(batch)
+        return x, patch_mask(x.shape[0], x.shape[2], x.shape[3], self.options, x.device).to(x.dtype)
 
     @torch.no_grad()
-    def validate(self, model, split: Split, batch_size: int, k: int, device) -> dict:
-        """The masked L1 on fixed masks of the split (the same every epoch)."""
+    def validate(self, model, split: Split, batch_size: int, device) -> dict:
+        """The masked L1 on fixed masks of the split (the same every epoch), without augmentation."""
         total, count = 0.0, 0
         model.eval()
         with torch.random.fork_rng(devices=[]):  # the masks are drawn on the CPU; training's stream is kept
             torch.manual_seed(0)
             for x, _ in self.batches(split, 256, shuffle=False).epoch():
-                total, count = total + float(masked_l1(model(to_device(x, device)))) * len(x), count + len(x)
+                x = to_device(x, device)
+                mask = patch_mask(x.shape[0], x.shape[2], x.shape[3], self.options, x.device).to(x.dtype)
+                total, count = total + float(model(x, mask)[1]) * len(x), count + len(x)
         return {"loss": total / max(1, count)}
 
     def summary(self, m: dict, split: str) -> str:

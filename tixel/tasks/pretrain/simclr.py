@@ -8,6 +8,8 @@ fine-tunes; the projection head is dropped, as in the paper.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 from pydantic import Field
@@ -17,9 +19,9 @@ from tixel.core.collectives import all_gather_rows
 from tixel.core.config import Section
 from tixel.core.device import to_device
 from tixel.core.registry import register, register_task
-from tixel.tasks.base import Split
 from tixel.tasks.pretrain.base import ImagePretraining
 from tixel.tasks.pretrain.views import ViewConfig, two_views
+from tixel.tasks.protocol import Split, StepOutput
 
 
 class SimCLRConfig(Section):
@@ -57,12 +59,15 @@ def gather_views(z: torch.Tensor) -> torch.Tensor:
 class SimCLRModel(nn.Module):
     def __init__(self, encoder: nn.Module, cfg: SimCLRConfig):
         super().__init__()
-        self.encoder = encoder
+        self.encoder, self.temperature = encoder, cfg.temperature
         self.projector = nn.Sequential(nn.Linear(encoder.output_dim, cfg.projection_hidden), nn.ReLU(),
                                        nn.Linear(cfg.projection_hidden, cfg.projection_dim))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.projector(self.encoder(x))
+    def forward(self, views: torch.Tensor, contrast: Optional[bool] = None):
+        """Projections of the views; with `contrast`, also NT-Xent over the global batch (every process's
+        views gathered). Rows i and i + N are the two views of image i, as `two_views` lays them out."""
+        z = self.projector(self.encoder(views))
+        return z if not contrast else (z, nt_xent(gather_views(z), self.temperature)[0])
 
 
 @register_task("simclr")
@@ -74,13 +79,16 @@ class SimCLRTask(ImagePretraining):
     def wrap(self, encoder, pre) -> SimCLRModel:
         return SimCLRModel(encoder, self.options)
 
-    def augmenter(self, cfg):
-        return lambda x: two_views(x, self.options.views)
+    def transform(self, batch: tuple) -> tuple:
+        """Two random views of each image; the pairing is the target (the model's `contrast`)."""
+        return two_views(batch[0], self.options.views), True
 
-    def loss(self, cfg, prepared):
-        return lambda z, _: nt_xent(gather_views(z), self.options.temperature)[0]
+    def training_step(self, model, batch: tuple) -> StepOutput:
+        views, _ = batch
+        _, loss = model(views, contrast=True)
+        return StepOutput(loss, len(views) // 2)  # images, not views
 
-    def validate(self, model, split: Split, batch_size: int, k: int, device) -> dict:
+    def validate(self, model, split: Split, batch_size: int, device) -> dict:
         """NT-Xent and pair accuracy on fixed views of the split (the same every epoch), in batches of 256."""
         loss_sum, hits, views = 0.0, 0, 0
         model.eval()

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from tixel.tasks.reports import plots
 
@@ -42,3 +43,20 @@ def write_report(out_dir: Path, y_true, y_pred, names: list[str], history: list[
     if history:
         plots.learning_curve(history, out_dir / "learning_curve.png")
     return {"text": text, "report": report, "dir": out_dir}
+
+
+def write_metrics(out_dir: Path, probs: torch.Tensor, targets: torch.Tensor, names: list[str],
+                  multi_label: bool, history: list, loss: float) -> dict:
+    """Report, plots and metrics.json from class probabilities (softmax, or sigmoid when multi-label)."""
+    y_true = targets.long().numpy()
+    y_pred = ((probs > 0.5).long() if multi_label else probs.argmax(1)).numpy()
+    written = write_report(out_dir, y_true, y_pred, names, history)
+    exact = (y_true == y_pred).all(1) if multi_label else y_true == y_pred
+    metrics = {
+        "accuracy": float(exact.mean()),
+        "macro_f1": written["report"]["macro avg"]["f1-score"],
+        "micro_f1": written["report"]["micro avg"]["f1-score"],
+        "loss": loss,
+    }
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return {"metrics": metrics, "text": written["text"], "dir": out_dir}

@@ -21,3 +21,4 @@ def tiny_cfg(tiny_raw):
     from tixel.core.config import validate
 
     return validate(tiny_raw)
+

@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from bundles import moved
 from text_data import write_jsonl
 
 from tixel.commands.train import train
@@ -61,7 +62,7 @@ def test_few_shot_trains_reports_seeds_and_round_trips(tmp_path, method):
     assert [r["seed"] for r in seeds["runs"]] == [0, 1] and 0 <= seeds["std"] <= 0.5
     assert result.test_metrics["accuracy"] == 1.0
     texts = ["The goalkeeper saved a penalty", "The software update adds a new chip driver"]
-    first, again = Predictor.load(result.run_dir), Predictor.load(result.bundle_dir)
+    first, again = Predictor(result.trained), Predictor.load(moved(result.bundle_dir))
     assert torch.allclose(first.probabilities(texts), again.probabilities(texts), atol=1e-6)
     assert [r["label"] for r in first.predict(texts)] == ["sport", "tech"]
     assert (result.bundle_dir / "encoder" / "model.safetensors").exists() == (method == "setfit")
@@ -94,8 +95,8 @@ def test_self_training_pairs_tune_the_encoder_again_on_pseudo_labelled_texts(tmp
     sizes = []
     real = few_shot.contrastive_tune
     monkeypatch.setattr(few_shot, "contrastive_tune",
-                        lambda enc, texts, y, cfg, seed: sizes.append((len(texts), cfg.pairs_per_example))
-                        or real(enc, texts, y, cfg, seed))
+                        lambda enc, texts, y, cfg, seed, *stage: sizes.append((len(texts), cfg.pairs_per_example))
+                        or real(enc, texts, y, cfg, seed, *stage))
     cfg = few_shot_cfg(tmp_path, shots_per_class=2, pairs_per_example=3, self_training=2, unlabelled_pool=6,
                        self_training_pairs=1)
     result = train(cfg, **QUIET)
@@ -107,7 +108,15 @@ def test_self_training_pairs_tune_the_encoder_again_on_pseudo_labelled_texts(tmp
     assert sizes == [(4, 3)]  # self_training_pairs 0: the encoder is tuned once, on the shots
 
 
-def test_contrastive_tuning_visits_every_pair_once_an_epoch():
+def runner(tmp_path, **train):
+    """The engine's stage runner, as `tixel train` hands it to a fitting task."""
+    from tixel.core.config import TrainConfig
+    from tixel.engine.stages import stage_runner
+
+    return stage_runner(TrainConfig(**train), tmp_path / "run", torch.device("cpu"), False, lambda *_: None)
+
+
+def test_contrastive_tuning_visits_every_pair_once_an_epoch(tmp_path):
     from tixel.tasks.few_shot import contrastive_tune
 
     class Recording:  # the encoder interface contrastive_tune uses, recording what it is asked to embed
@@ -124,7 +133,7 @@ def test_contrastive_tuning_visits_every_pair_once_an_epoch():
     texts, targets = [str(i) for i in range(6)], np.array([0, 0, 0, 1, 1, 1])
     cfg = FewShotConfig(pairs_per_example=2, batch_size=1, epochs=2)
     encoder = Recording()
-    contrastive_tune(encoder, texts, targets, cfg, seed=0)
+    contrastive_tune(encoder, texts, targets, cfg, 0, runner(tmp_path))
     expected = sorted(tuple(dict.fromkeys([texts[a], texts[b]])) for a, b, _ in pairs(targets, 2, 0)) * 2
     assert sorted(encoder.calls) == sorted(expected)
 
@@ -147,17 +156,43 @@ def test_end_to_end_trains_encoder_and_head_together_and_round_trips(tmp_path, m
     encoder, head = Embedded(), torch.nn.Linear(4, 2)
     table, weight = encoder.model.weight.detach().clone(), head.weight.detach().clone()
     cfg = FewShotConfig(end_to_end_epochs=30, end_to_end_lr=0.05, batch_size=2)
-    losses = end_to_end(encoder, head, [str(i) for i in range(6)], np.array([0, 0, 0, 1, 1, 1]), cfg, seed=0)
-    assert len(losses) == 30 * 3 and np.mean(losses[-3:]) < 0.5 * np.mean(losses[:3])
+    losses = end_to_end(encoder, head, [str(i) for i in range(6)], np.array([0, 0, 0, 1, 1, 1]), cfg, 0,
+                        runner(tmp_path))
+    assert len(losses) == 30 and losses[-1] < 0.5 * losses[0]  # one mean loss an epoch
     assert not torch.allclose(encoder.model.weight, table) and not torch.allclose(head.weight, weight)
 
     calls = []
-    monkeypatch.setattr(few_shot, "end_to_end", lambda enc, head, texts, y, cfg, seed: calls.append(len(texts))
-                        or end_to_end(enc, head, texts, y, cfg, seed))
+    monkeypatch.setattr(few_shot, "end_to_end", lambda enc, head, texts, y, cfg, seed, *stage: calls.append(len(texts))
+                        or end_to_end(enc, head, texts, y, cfg, seed, *stage))
     result = train(few_shot_cfg(tmp_path, pairs_per_example=2, end_to_end_epochs=1), **QUIET)
     assert calls == [6] and result.test_metrics["accuracy"] == 1.0  # after the head: on the 3 + 3 shots
     texts = ["The goalkeeper saved a penalty", "The software update adds a new chip driver"]
-    tuned, loaded = Predictor.load(result.run_dir), Predictor.load(result.bundle_dir)
+    tuned, loaded = Predictor(result.trained), Predictor.load(moved(result.bundle_dir))
     assert torch.allclose(tuned.probabilities(texts), loaded.probabilities(texts), atol=1e-6)
     with pytest.raises(ValueError, match="needs method setfit"):
         FewShotConfig(method="prototype", end_to_end_epochs=1)
+
+
+def test_few_shot_stages_run_on_the_engine_and_resume_exactly(tmp_path):
+    """Contrastive tuning and the end-to-end stage run on the engine's loop: a run stopped in the middle of
+    the contrastive stage and resumed ends with the weights of a run never stopped."""
+    from tiny import stop_after
+
+    from tixel.core.io import load_checkpoint
+    from tixel.engine.loop import Interrupted
+
+    options = dict(pairs_per_example=4, epochs=2, batch_size=4, end_to_end_epochs=1)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    full = train(few_shot_cfg(tmp_path / "a", **options), **QUIET)
+    cfg = few_shot_cfg(tmp_path / "b", **options)
+    with pytest.raises(Interrupted):
+        train(cfg, **QUIET, on_event=stop_after(1, 2))
+    stopped = load_checkpoint(tmp_path / "b" / "runs" / "fs" / "stages" / "seed0-contrastive" / "checkpoints" / "last.pt")
+    assert stopped["state"]["epoch"] == 1 and stopped["state"]["step"] == 2
+    resumed = train(cfg, resume=str(tmp_path / "b" / "runs" / "fs"), **QUIET)
+    assert not (resumed.run_dir / "stages").exists()  # the bundle holds what the stages trained
+    a, b = full.trained.model.state_dict(), resumed.trained.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    texts = ["The goalkeeper saved a penalty", "A new phone"]
+    assert torch.equal(Predictor(full.trained).probabilities(texts), Predictor(resumed.trained).probabilities(texts))

@@ -5,6 +5,7 @@ import sys
 
 import pytest
 import torch
+from bundles import moved
 from ner_data import ner_config, write_chinese
 
 from tixel.commands.train import train
@@ -32,7 +33,7 @@ def test_bilstm_crf_learns_entities_and_reports(rnn_run):
 
 def test_bundle_round_trip_and_english_offsets(rnn_run):
     text = "yesterday Angela Merkel visited New York with Peter"
-    first, again = Predictor.load(rnn_run.run_dir), Predictor.load(rnn_run.bundle_dir)
+    first, again = Predictor(rnn_run.trained), Predictor.load(moved(rnn_run.bundle_dir))
     rows = first.predict([text, "", "the a"])
     assert rows == again.predict([text, "", "the a"])
     found = rows[0]["entities"]

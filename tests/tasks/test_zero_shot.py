@@ -5,6 +5,7 @@ import sys
 
 import pytest
 import torch
+from bundles import moved
 from text_data import write_jsonl
 
 from tixel.commands.train import train
@@ -40,9 +41,9 @@ def test_zero_shot_run_writes_report_and_bundle_that_round_trips(tmp_path):
     assert result.test_metrics["accuracy"] >= 5 / 6
     report = json.loads((result.report_dir / "report.json").read_text())
     assert report["labels"] == ["politics", "sport", "technology"]
-    again = Predictor.load(result.run_dir)
+    again = Predictor.load(moved(result.bundle_dir))
     texts = [t for t, _ in ROWS]
-    assert torch.allclose(again.probabilities(texts), Predictor.load(result.bundle_dir).probabilities(texts))
+    assert torch.allclose(again.probabilities(texts), Predictor(result.trained).probabilities(texts), atol=1e-6)
     assert [r["label"] for r in again.predict(texts)] == [y for _, y in ROWS]
 
 

@@ -20,10 +20,11 @@ from tixel.data import preprocessors
 from tixel.data.labels import LabelSet
 from tixel.engine import distributed as ddp
 from tixel.engine import loop
-from tixel.engine.bundle import save_bundle
+from tixel.engine.bundle import Bundle, save_bundle
 from tixel.engine.finetune import apply_finetune, parameter_groups
 from tixel.engine.optim import create_optimizer, create_scheduler
 from tixel.engine.progress import show
+from tixel.engine.stages import remove_stages, stage_runner
 from tixel.models import count_parameters
 from tixel.tasks import create_task
 
@@ -35,6 +36,7 @@ class RunResult:
     report_dir: Path
     history: list
     test_metrics: dict
+    trained: Optional[Bundle] = None  # the model in memory, as it was saved (rank 0 only under torchrun)
 
 
 def run_dir_for(cfg, config_path: Optional[str]) -> Path:
@@ -128,8 +130,10 @@ def _train(cfg, task, world, config_path, resume, progress, on_event, log) -> Ru
             raise ConfigError(f"task {cfg.task} fits without the training loop; run it in one process, not torchrun")
         run_dir.mkdir(parents=True, exist_ok=True)
         write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
-        prepared, model = task.fit(cfg, run_dir, log)
-        return finish(cfg, task, prepared, model.to(device), run_dir, loop.TrainState(), device, log)
+        prepared, model = task.fit(cfg, run_dir, log, stage_runner(cfg.train, run_dir, device, progress, log, on_event))
+        result = finish(cfg, task, prepared, model.to(device), run_dir, loop.TrainState(), device, log)
+        remove_stages(run_dir)  # the bundle holds what they trained
+        return result
     prepared = _prepare_everywhere(task, cfg, run_dir, bool(resume), world)
     model = task.build_model(cfg, prepared.labels, prepared.preprocessing, train=prepared.splits["train"])
     model = apply_finetune(model, cfg.train.finetune).to(device)
@@ -206,4 +210,5 @@ def finish(cfg, task, prepared, model, run_dir: Path, state: loop.TrainState, de
     if task.capabilities.saves_encoder:  # pretraining: the encoder as a folder that fine-tuning loads
         log(f"encoder: {task.save_artifacts(model, prepared.preprocessing, run_dir)}")
     log(f"{split}: " + "  ".join(f"{k} {v:.4f}" for k, v in result["metrics"].items()))
-    return RunResult(run_dir, bundle_dir, report_dir, state.history, result["metrics"])
+    trained = Bundle(bundle_dir, cfg, task, model, prepared.labels, prepared.preprocessing, metrics, {})
+    return RunResult(run_dir, bundle_dir, report_dir, state.history, result["metrics"], trained)

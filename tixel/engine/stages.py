@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 import torch
 
@@ -34,7 +34,8 @@ def stage_config(train_cfg, stage: Stage):
 
 
 def stage_runner(train_cfg, run_dir: Path, device: torch.device, progress: bool,
-                 log: Callable[[str], None]) -> TrainStage:
+                 log: Callable[[str], None], on_event: Optional[Callable] = None) -> TrainStage:
+    """`on_event(job, event)` sees every event of every stage, as `tixel train`'s hook does."""
     def run(stage: Stage) -> list[dict]:
         cfg = stage_config(train_cfg, stage)
         folder = Path(run_dir) / FOLDER / stage.name
@@ -50,9 +51,10 @@ def stage_runner(train_cfg, run_dir: Path, device: torch.device, progress: bool,
             log(f"stage {stage.name}: resuming at epoch {job.state.epoch + 1}, step {job.state.step}")
         else:
             torch.manual_seed(stage.seed)  # dropout draws from here; the checkpoints keep it from now on
-        for _ in show(loop.fit(job), len(stage.batches), cfg.epochs, stage.batches.batch_size, progress,
+        for event in show(loop.fit(job), len(stage.batches), cfg.epochs, stage.batches.batch_size, progress,
                       lambda line: log(f"stage {stage.name}: {line}")):
-            pass
+            if on_event:
+                on_event(job, event)
         model.eval()
         return job.state.history
 

@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
+from tixel.core.device import to_device
 from tixel.core.log import quiet_transformers
 from tixel.data.pretrained import resolve
 from tixel.data.tokenize import encode, load_tokenizer
@@ -86,7 +87,8 @@ class SentenceEncoder:
 
     def forward(self, texts: Sequence[str]) -> torch.Tensor:
         """(N, dim) unit vectors, differentiable (few-shot fine-tuning runs through this)."""
-        batch = encode(self.tokenizer, list(texts), self.max_length)
+        device = next(self.model.parameters()).device
+        batch = to_device(encode(self.tokenizer, list(texts), self.max_length), device)
         hidden = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
         return torch.nn.functional.normalize(masked_pool(hidden, batch["attention_mask"], "mean"), dim=-1)
 
@@ -98,7 +100,7 @@ class SentenceEncoder:
         out = np.zeros((len(texts), self.dim), np.float32)
         for start in _progress(range(0, len(texts), self.batch_size), progress, len(texts), self.batch_size):
             index = order[start:start + self.batch_size]
-            out[index] = self.forward([texts[i] for i in index]).float().numpy()
+            out[index] = self.forward([texts[i] for i in index]).float().cpu().numpy()
         self.encoded += len(texts)
         return out
 

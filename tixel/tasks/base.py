@@ -92,7 +92,7 @@ class ClassificationTask:
             return clf.multilabel_metrics(logits, split.targets)
         return clf.quick_metrics(logits, split.targets)
 
-    def fit(self, cfg, run_dir: Path, log):
+    def fit(self, cfg, run_dir: Path, log, train_stage=None):
         raise TixelError(f"task {self.name} trains by gradient through the engine's loop, not by fit")
 
     # ---------------------------------------------------------------- evaluation and prediction

@@ -27,9 +27,10 @@ from tixel.core import registry
 from tixel.core.config import Section
 from tixel.core.log import get_logger
 from tixel.core.registry import register, register_task
+from tixel.data.batching import TensorBatches
 from tixel.data.labels import LabelSet
 from tixel.data.splits import make_splits
-from tixel.tasks.base import Prepared
+from tixel.tasks.protocol import Prepared, Stage, StepOutput, TrainStage
 from tixel.tasks.zero_shot import (
     LabelSimilarity,
     SentencePreprocessing,
@@ -105,54 +106,81 @@ def pairs(targets: np.ndarray, per_example: int, seed: int) -> list[tuple[int, i
     return out
 
 
-def contrastive_tune(encoder, texts: list[str], targets: np.ndarray, cfg: FewShotConfig, seed: int) -> list[float]:
-    """Fine-tune `encoder.model` in place so that cos(u, v) approaches 1 for same-class pairs, 0 otherwise."""
-    torch.manual_seed(seed)
-    chosen = pairs(targets, cfg.pairs_per_example, seed)
+class PairSimilarity(nn.Module):
+    """SetFit's contrastive objective as a model that owns its loss: the cosine of two texts' sentence
+    embeddings, against 1 for a same-class pair and 0 otherwise, with a squared error. Inputs are rows of
+    (index, index) into `texts`; each distinct text of a batch runs through the encoder once (shots recur
+    in many pairs)."""
 
-    def batches():  # one shuffle an epoch: every pair once
-        order, size = torch.randperm(len(chosen)).tolist(), cfg.batch_size
-        return ([chosen[j] for j in order[start:start + size]] for start in range(0, len(chosen), size))
+    def __init__(self, encoder, texts: list[str]):
+        super().__init__()
+        self.model = encoder.model  # what trains: the sentence encoder's weights
+        self.encoder, self.texts = encoder, texts
 
-    def loss_of(batch):
-        # each distinct text of the batch runs through the encoder once (shots recur in many pairs)
-        distinct = list(dict.fromkeys([a for a, _, _ in batch] + [b for _, b, _ in batch]))
+    def forward(self, pairs: torch.Tensor, targets: Optional[torch.Tensor] = None):
+        a, b = pairs[:, 0].tolist(), pairs[:, 1].tolist()
+        distinct = list(dict.fromkeys(a + b))
         row = {i: r for r, i in enumerate(distinct)}
-        z = encoder.forward([texts[i] for i in distinct])
-        u, v = z[[row[a] for a, _, _ in batch]], z[[row[b] for _, b, _ in batch]]
-        return nn.functional.mse_loss((u * v).sum(-1), torch.tensor([s for _, _, s in batch]))
+        z = self.encoder.forward([self.texts[i] for i in distinct])
+        cos = (z[[row[i] for i in a]] * z[[row[i] for i in b]]).sum(-1)
+        return cos if targets is None else (cos, nn.functional.mse_loss(cos.float(), targets.float()))
 
-    return _tune(encoder, encoder.model.parameters(), cfg.lr, cfg.epochs, batches, loss_of)
+
+class TextClassifier(nn.Module):
+    """The sentence encoder and a head over its embeddings, trained together with cross-entropy; inputs
+    are indices into `texts`."""
+
+    def __init__(self, encoder, head: nn.Module, texts: list[str]):
+        super().__init__()
+        self.model, self.head = encoder.model, head
+        self.encoder, self.texts = encoder, texts
+
+    def forward(self, index: torch.Tensor, targets: Optional[torch.Tensor] = None):
+        logits = self.head(self.encoder.forward([self.texts[i] for i in index.tolist()]))
+        return logits if targets is None else (logits, nn.functional.cross_entropy(logits.float(), targets))
+
+
+class Supervised:
+    """A stage's batches are (inputs, targets) and its model owns the loss."""
+    train_metric_names = ()
+
+    def transform(self, batch: tuple) -> tuple:
+        return batch
+
+    def training_step(self, model, batch: tuple) -> StepOutput:
+        x, y = batch
+        _, loss = model(x, y)
+        return StepOutput(loss, len(y))
+
+
+def contrastive_tune(encoder, texts: list[str], targets: np.ndarray, cfg: FewShotConfig, seed: int,
+                     train_stage: TrainStage, name: str = "contrastive") -> list[float]:
+    """Fine-tune `encoder.model` in place on the engine's loop so that cos(u, v) approaches 1 for
+    same-class pairs and 0 otherwise; every pair once an epoch. Returns each epoch's mean loss."""
+    chosen = pairs(targets, cfg.pairs_per_example, seed)
+    x = torch.tensor([(a, b) for a, b, _ in chosen], dtype=torch.long)
+    y = torch.tensor([s for _, _, s in chosen])
+    stage = Stage(name, PairSimilarity(encoder, texts), TensorBatches(x, y, cfg.batch_size, shuffle=True),
+                  Supervised(), cfg.epochs, cfg.lr, seed)
+    return _trained(encoder, train_stage(stage))
 
 
 def end_to_end(encoder, head: nn.Module, texts: list[str], targets: np.ndarray, cfg: FewShotConfig,
-               seed: int) -> list[float]:
+               seed: int, train_stage: TrainStage, name: str = "end-to-end") -> list[float]:
     """SetFit's optional second stage (its `end_to_end=True`): the tuned encoder and the fitted head trained
-    together with cross-entropy, so that the head's error reaches the encoder. At K = 512 on SST-2 two epochs
-    moved dev from 82.0 % to 83.6 %."""
-    torch.manual_seed(seed)
-    y = torch.as_tensor(targets, dtype=torch.long)
-    return _tune(encoder, [*encoder.model.parameters(), *head.parameters()], cfg.end_to_end_lr,
-                 cfg.end_to_end_epochs, lambda: torch.randperm(len(texts)).split(cfg.batch_size),
-                 lambda batch: nn.functional.cross_entropy(head(encoder.forward([texts[i] for i in batch])), y[batch]))
+    together with cross-entropy on the engine's loop, so that the head's error reaches the encoder. At
+    K = 512 on SST-2 two epochs moved dev from 82.0 % to 83.6 %."""
+    index, y = torch.arange(len(texts)), torch.as_tensor(targets, dtype=torch.long)
+    stage = Stage(name, TextClassifier(encoder, head, texts), TensorBatches(index, y, cfg.batch_size, shuffle=True),
+                  Supervised(), cfg.end_to_end_epochs, cfg.end_to_end_lr, seed)
+    return _trained(encoder, train_stage(stage))
 
 
-def _tune(encoder, params, lr: float, epochs: int, batches, loss_of) -> list[float]:
-    """The loop both stages share: AdamW over `params`; each epoch, `loss_of` every batch of `batches()`.
-    The encoder trains meanwhile, and its cache identity is renewed after, from the new weights."""
-    optimizer = torch.optim.AdamW(params, lr=lr)
-    encoder.model.train()
-    losses = []
-    for _ in range(epochs):
-        for batch in batches():
-            loss = loss_of(batch)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
+def _trained(encoder, history: list[dict]) -> list[float]:
+    """After a stage the encoder embeds again: eval mode, and a cache identity from its new weights."""
     encoder.model.eval()
     encoder.weights_changed()
-    return losses
+    return [row["train_loss"] for row in history]
 
 
 def logistic_head(x: torch.Tensor, y: np.ndarray, k: int) -> nn.Linear:
@@ -194,7 +222,7 @@ class FewShotClassification(ZeroShotClassification):
             return LabelSimilarity(torch.zeros(len(labels), pre.encoder.dim), self.options.temperature)
         return nn.Linear(pre.encoder.dim, len(labels))
 
-    def fit(self, cfg, run_dir: Path, log):
+    def fit(self, cfg, run_dir: Path, log, train_stage: TrainStage):
         splits = make_splits(registry.create("reader", cfg.data.format, cfg.data), cfg.data.split)
         labels = LabelSet(cfg.data.labels) if cfg.data.labels else LabelSet.fit(splits["train"].labels)
         train = splits["train"]
@@ -204,7 +232,7 @@ class FewShotClassification(ZeroShotClassification):
         eligible = np.array([len(t.split()) >= self.options.min_words for t in train.texts])
         for seed in self.options.seeds:
             start = time.perf_counter()
-            pre, head = self.fit_seed(cfg, train.texts, targets, labels.names, seed, eligible)
+            pre, head = self.fit_seed(cfg, train.texts, targets, labels.names, seed, train_stage, eligible)
             split = self.encode_split(splits[held], labels, pre)
             accuracy = float((head(split.inputs).argmax(1) == split.targets).float().mean())
             runs.append({"seed": seed, f"{held}_accuracy": accuracy, "seconds": round(time.perf_counter() - start, 1)})
@@ -216,13 +244,15 @@ class FewShotClassification(ZeroShotClassification):
         return Prepared({n: self.encode_split(s, labels, pre) for n, s in splits.items() if n != "train"},
                         labels, pre), head
 
-    def fit_seed(self, cfg, texts: list[str], targets: np.ndarray, names: list[str], seed: int, eligible=None):
+    def fit_seed(self, cfg, texts: list[str], targets: np.ndarray, names: list[str], seed: int,
+                 train_stage: TrainStage, eligible=None):
+        """One shot draw: the stages run on the engine's loop, each checkpointed as RUN/stages/seed<N>-<stage>."""
         pre, k = self.fit_preprocessing(None, cfg), len(names)  # fresh pretrained weights for every seed
         index = sample_shots(targets, self.options.shots_per_class, seed, eligible)
         prompts, prompt_y = prompt_shots(self.options, names)
         shots, y = [texts[i] for i in index] + prompts, np.concatenate([targets[index], prompt_y])
         if self.options.method == "setfit":
-            contrastive_tune(pre.encoder, shots, y, self.options, seed)
+            contrastive_tune(pre.encoder, shots, y, self.options, seed, train_stage, f"seed{seed}-contrastive")
             pre.tuned = True
         x = pre.apply(shots)
         if self.options.method == "prototype":
@@ -233,10 +263,13 @@ class FewShotClassification(ZeroShotClassification):
             shots, y = shots + [texts[i] for i in picked], np.concatenate([y, picked_y])
             if self.options.self_training_pairs:
                 tuning = self.options.model_copy(update={"pairs_per_example": self.options.self_training_pairs})
-                contrastive_tune(pre.encoder, shots, y, tuning, seed + 20_000)
+                contrastive_tune(pre.encoder, shots, y, tuning, seed + 20_000, train_stage,
+                                 f"seed{seed}-self-training")
             head = logistic_head(pre.apply(shots), y, k)
         if self.options.end_to_end_epochs:
-            end_to_end(pre.encoder, head, shots, y, self.options, seed + 30_000)
+            end_to_end(pre.encoder, head, shots, y, self.options, seed + 30_000, train_stage,
+                       f"seed{seed}-end-to-end")
+            head = head.cpu()
         return pre, head
 
     def pseudo_labelled(self, pre, head, texts, shots, eligible, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -113,7 +113,7 @@ class NERTask:
         _, loss = model(x, targets)
         return StepOutput(loss, len(targets))
 
-    def fit(self, cfg, run_dir: Path, log):
+    def fit(self, cfg, run_dir: Path, log, train_stage=None):
         raise TixelError("task ner trains by gradient through the engine's loop, not by fit")
 
     def save_artifacts(self, model, pre, run_dir: Path) -> None:

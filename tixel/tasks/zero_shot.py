@@ -120,7 +120,8 @@ class ZeroShotClassification(ClassificationTask):
             prepared.splits = {"test": prepared.splits["train"]}
         return prepared
 
-    def fit(self, cfg, run_dir: Path, log):
+    def fit(self, cfg, run_dir: Path, log, train_stage=None):
+        """The label matrix from the prompts; nothing trains, so no stage is handed to the engine."""
         prepared = self.prepare(cfg)
         return prepared, self.build_model(cfg, prepared.labels, prepared.preprocessing)
 

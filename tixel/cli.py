@@ -1,5 +1,5 @@
-"""The command line. Argument parsing only: every command imports its heavy modules when it runs,
-so `tixel --help` never pays for importing torch."""
+"""The command line. Argument parsing only: a command imports the heavy stack (tixel.commands.entry, or
+tixel.serve.run) when it runs, so `tixel --help` never pays for importing torch."""
 from __future__ import annotations
 
 import json
@@ -11,6 +11,11 @@ from typing import List, Optional
 
 import typer
 
+from tixel import __version__
+from tixel.core.config import experiment_schema, load_config, to_dict
+from tixel.core.errors import ConfigError, TixelError
+from tixel.core.log import to_stderr
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="tixel: train, evaluate and predict with text and image models from one YAML config.")
 config_app = typer.Typer(no_args_is_help=True, help="Check a config or print its JSON Schema.")
@@ -18,8 +23,6 @@ app.add_typer(config_app, name="config")
 
 def _version(value: bool):
     if value:
-        from tixel import __version__
-
         typer.echo(f"tixel {__version__}")
         raise typer.Exit()
 
@@ -44,8 +47,6 @@ def guarded(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from tixel.core.errors import TixelError
-
         try:
             return fn(*args, **kwargs)
         except TixelError as err:
@@ -83,18 +84,15 @@ def pretrain(
 
 
 def _run(config: Path, set_: list, resume: Optional[Path], progress: bool, command: str) -> None:
-    from tixel.commands.train import train as run_training
-    from tixel.core.config import load_config
-    from tixel.core.errors import ConfigError
-    from tixel.engine.loop import Interrupted
+    run = _commands()
 
     cfg = load_config(config, set_)
     if command == "pretrain" and cfg.task not in PRETRAIN_TASKS:
         raise ConfigError(f"{config}: task {cfg.task} is supervised; `tixel pretrain` runs {', '.join(PRETRAIN_TASKS)} "
                           "(use `tixel train` for this config)")
     try:
-        result = run_training(cfg, str(config), str(resume) if resume else None, progress=progress)
-    except Interrupted as stop:
+        result = run.train(cfg, str(config), str(resume) if resume else None, progress=progress, log=typer.echo)
+    except run.Interrupted as stop:
         sets = "".join(f" --set {shlex.quote(item)}" for item in set_)  # the same experiment: the same overrides
         typer.echo(f"interrupted: checkpoint saved. Resume with:\n  tixel {command} {config}{sets} --resume {stop}",
                    err=True)
@@ -113,9 +111,8 @@ def tune(
     trials: Optional[int] = typer.Option(None, help="Finished trials wanted in the study (default: search.trials)."),
 ):
     """Hyperparameter search (Optuna): start it N times on one --storage for N workers; rerun to resume."""
-    from tixel.commands.tune.study import tune as run_tune
 
-    summary = run_tune(str(config), set_, storage, trials)
+    summary = _commands().tune(str(config), set_, storage, trials, log=typer.echo)
     if "best_number" in summary:
         typer.echo(f"best trial {summary['best_number']}: {summary['best_value']:.6g} {summary['best_params']}")
     typer.echo(f"study {summary['study']}: {summary['states']}; best config and plots in "
@@ -132,14 +129,13 @@ def evaluate(
 ):
     """Per-class report (text + JSON), confusion matrix and learning curve PNGs. Given several runs, the
     report is on the mean of their class probabilities."""
-    from tixel.commands.ensemble import evaluate_ensemble
-    from tixel.commands.evaluate import evaluate_bundle
+    run = _commands()
 
     out_dir = str(out) if out else None
     if len(paths) > 1:
-        result = evaluate_ensemble([str(p) for p in paths], set_, data, out_dir)
+        result = run.evaluate_ensemble([str(p) for p in paths], set_, data, out_dir)
     else:
-        result = evaluate_bundle(str(paths[0]), set_, data, out_dir)
+        result = run.evaluate_bundle(str(paths[0]), set_, data, out_dir)
     typer.echo(result["text"])
     typer.echo(f"report: {result['dir']}")
 
@@ -167,7 +163,7 @@ def predict(
                                         "mean of its and BUNDLE's class probabilities."),
 ):
     """Label and top-k probabilities for each input. With no inputs, texts are read from stdin."""
-    from tixel.engine.predict import EnsemblePredictor, Predictor
+    run = _commands()
 
     if format not in ("text", "jsonl"):
         raise typer.BadParameter("expected text or jsonl", param_hint="--format")
@@ -178,13 +174,13 @@ def predict(
         if len(names) < 2:
             raise typer.BadParameter("give at least two comma-separated labels", param_hint="--labels")
         files = ([bundle] if bundle else []) + list(files or [])  # no bundle: a positional path is an input
-        predictor = Predictor.zero_shot(names, template or ["{label}"], encoder, threshold)
+        predictor = run.Predictor.zero_shot(names, template or ["{label}"], encoder, threshold)
     elif bundle is None:
         raise typer.BadParameter("give a run folder or bundle, or --zero-shot --labels", param_hint="BUNDLE")
     else:
-        predictor = Predictor.load(bundle, backend=backend)
+        predictor = run.Predictor.load(bundle, backend=backend)
         if ensemble:
-            predictor = EnsemblePredictor([predictor, *(Predictor.load(p, backend=backend) for p in ensemble)])
+            predictor = run.EnsemblePredictor([predictor, *(run.Predictor.load(p, backend=backend) for p in ensemble)])
     if output is not None:
         return _stream(predictor, files, text, input, column, output, top_k, batch_size)
     if files:
@@ -197,29 +193,27 @@ def predict(
 
 
 def _stream(predictor, files, text, source, column, output: Path, top_k: int, batch_size: int) -> None:
-    from tixel.data.inputs import input_files, read_texts
-    from tixel.engine.predict import stream_predictions
+    run = _commands()
 
     load = None
     if files or (source and Path(source).is_dir()):
-        kind = getattr(predictor.bundle.task, "inputs", "text")
-        paths = list(files or []) or input_files(Path(source), kind)
+        kind = predictor.bundle.task.inputs
+        paths = list(files or []) or run.input_files(Path(source), kind)
         records, load = ((str(p), p) for p in paths), predictor.bundle.task.load_file
     elif text:
         records = ((t, t) for t in text)
     else:
-        records = ((t, t) for t in read_texts(source or "-", column))
-    done = stream_predictions(predictor, records, output, top_k, batch_size, load, progress=sys.stderr.isatty())
+        records = ((t, t) for t in run.read_texts(source or "-", column))
+    done = run.stream_predictions(predictor, records, output, top_k, batch_size, load, progress=sys.stderr.isatty())
     resumed = f" (kept {done['skipped']} rows from an earlier run)" if done["skipped"] else ""
     typer.echo(f"wrote {done['written']} rows to {output}{resumed}", err=True)
 
 
 def _read_texts(source: str, column: Optional[str]) -> list:
-    from tixel.data.inputs import read_texts
 
     if source == "-" and sys.stdin.isatty():
         raise typer.BadParameter("give FILES, --text, --input, or pipe texts on stdin")
-    return list(read_texts(source, column))
+    return list(_commands().read_texts(source, column))
 
 
 def _print_row(row: dict, format: str) -> None:
@@ -250,14 +244,12 @@ def serve(
     api_key_env: Optional[str] = typer.Option(None, help="Require `Authorization: Bearer $VAR` on /v1 and /metrics."),
 ):
     """Serve bundles over HTTP: POST /v1/models/{name}/predict, GET /v1/models, /health, /ready, /metrics, /docs."""
-    from tixel.serve.limits import ServeSettings
-    from tixel.serve.run import api_key_from
-    from tixel.serve.run import serve as run_server
+    import tixel.serve.run as serving  # heavy (torch, FastAPI): only when serving
 
-    settings = ServeSettings(max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, batching=not no_batching,
+    settings = serving.ServeSettings(max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, batching=not no_batching,
                              max_items=max_items, max_body_bytes=int(max_body_mb * 2**20),
-                             api_key=api_key_from(api_key_env))
-    run_server(bundles, host, port, backend, settings)
+                             api_key=serving.api_key_from(api_key_env))
+    serving.serve(bundles, host, port, backend, settings)
 
 
 @app.command()
@@ -271,15 +263,14 @@ def export(
 ):
     """Export the model into the bundle (model.onnx + model.onnx.data) after a parity check against torch,
     or, with --merge, fold a LoRA/IA3 adapter into a plain bundle."""
-    from tixel.commands.export import export as run_export
-    from tixel.commands.export import merge_bundle
+    run = _commands()
 
     if merge:
         if out is None:
             raise typer.BadParameter("give the merged bundle's folder", param_hint="--out")
-        typer.echo(f"merged bundle: {merge_bundle(bundle, out)}")
+        typer.echo(f"merged bundle: {run.merge_bundle(bundle, out)}")
         return
-    report = run_export(bundle, format, tolerance)
+    report = run.export(bundle, format, tolerance)
     typer.echo(f"onnx: max |onnx - torch| {report['max_abs_diff']:.2e} over {report['batches']} batches of the "
                f"{report['examples_from']} (tolerance {report['tolerance']:g}); exported in {report['export_seconds']} s")
 
@@ -292,9 +283,9 @@ def compare(
     out: Path = typer.Option(Path("runs/compare"), help="Where compare.txt, compare.json and compare.png go."),
 ):
     """The runs' held-out metrics side by side (e.g. scratch, frozen, LoRA, full), with a PNG bar chart."""
-    from tixel.commands.compare import compare as run_compare
+    run = _commands()
 
-    result = run_compare(runs, out, metric)
+    result = run.compare(runs, out, metric)
     typer.echo(result["table"])
     typer.echo(f"chart: {out / 'compare.png'}")
 
@@ -309,8 +300,6 @@ def config_check(
     """Validate a config without running anything."""
     import yaml
 
-    from tixel.core.config import load_config, to_dict
-
     cfg = load_config(config, set_)
     typer.echo(yaml.safe_dump(to_dict(cfg), sort_keys=False) if show else f"{config}: ok ({cfg.task})")
 
@@ -318,9 +307,15 @@ def config_check(
 @config_app.command("schema")
 def config_schema():
     """Print the JSON Schema of the experiment config."""
-    from tixel.core.config import experiment_schema
-
     typer.echo(json.dumps(experiment_schema().model_json_schema(), indent=2))
+
+
+def _commands():
+    """The command implementations; deferred so that `tixel --help` does not import torch."""
+    import tixel.commands.entry as entry  # heavy: torch, transformers
+
+    to_stderr()  # library messages (skipped rows, word-vector coverage) reach the terminal
+    return entry
 
 
 def main() -> None:

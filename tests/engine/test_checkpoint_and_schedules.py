@@ -1,9 +1,11 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from tixel.core.config import TrainConfig
+from tixel.commands.train import train
+from tixel.core.config import TrainConfig, validate
 from tixel.core.errors import TixelError
 from tixel.core.io import load_checkpoint, save_checkpoint
 from tixel.engine.optim import create_optimizer, lr_factor
@@ -129,3 +131,24 @@ def test_overwrite_clears_an_old_run_but_never_a_foreign_folder(tiny_raw, tmp_pa
         run_dir_for(validate(tiny_raw), None)
     (run / "config.yaml").write_text("{}")
     assert run_dir_for(validate(tiny_raw), None) == run and not run.exists()
+
+
+@pytest.mark.parametrize("flush", [True, False])
+def test_flush_denormals_is_applied_while_training_and_predicting(tiny_raw, flush):
+    from tixel.core.device import flushing_denormals
+    from tixel.engine.loop import Step
+    from tixel.engine.predict import Predictor
+
+    before = flushing_denormals()
+    tiny_raw["train"].update(epochs=1, flush_denormals=flush)
+    seen = []
+    result = train(validate(tiny_raw), progress=False, log=lambda *_: None,
+                   on_event=lambda job, event: seen.append(flushing_denormals()) if isinstance(event, Step) else None)
+    assert seen and set(seen) == {flush}
+    assert flushing_denormals() == before  # restored after the run
+    predictor = Predictor.load(result.bundle_dir)
+    during = []
+    model = predictor.bundle.model
+    model.register_forward_hook(lambda *_: during.append(flushing_denormals()))
+    predictor.predict([np.zeros((8, 8, 1), np.uint8)])
+    assert during == [flush] and flushing_denormals() == before

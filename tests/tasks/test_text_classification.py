@@ -10,6 +10,7 @@ from text_data import sentiment_rows, text_config, write_jsonl
 
 from tixel.commands.train import train
 from tixel.core.config import validate
+from tixel.core.errors import ConfigError
 from tixel.engine.predict import Predictor
 
 QUIET = dict(progress=False, log=lambda *_: None)
@@ -81,3 +82,10 @@ def test_evaluate_on_another_labelled_file(tmp_path):
     out = evaluate_bundle(str(result.run_dir), data=other, out_dir=str(tmp_path / "rep"))
     assert out["metrics"]["accuracy"] > 0.7
     assert json.loads((tmp_path / "rep" / "report.json").read_text())["macro avg"]["support"] == 40
+    # a fitted field comes from the bundle alone: overriding it is refused by name, the data split is not
+    with pytest.raises(ConfigError, match=r"--set data.tokenizer.max_length: fixed when .* was trained"):
+        evaluate_bundle(str(result.run_dir), ["data.tokenizer.max_length=8"], out_dir=str(tmp_path / "x"))
+    with pytest.raises(ConfigError, match=r"--set model.encoder.filters"):
+        evaluate_bundle(str(result.run_dir), ["model.encoder.filters=4"], out_dir=str(tmp_path / "x"))
+    again = evaluate_bundle(str(result.run_dir), ["data.split.seed=3"], out_dir=str(tmp_path / "rep2"))
+    assert 0 <= again["metrics"]["accuracy"] <= 1

@@ -5,7 +5,8 @@ import json
 from pathlib import Path
 from typing import Optional
 
-from tixel.core.config import apply_overrides, to_dict, validate
+from tixel.core.config import apply_overrides, differences, to_dict, validate
+from tixel.core.errors import ConfigError
 from tixel.engine.bundle import load_bundle
 
 
@@ -18,9 +19,26 @@ def evaluate_split(model, task, prepared, split: str, out_dir: Path, history: li
     return task.report(model, prepared, split, out_dir, history, device)
 
 
+# What training fixed and the bundle holds (its weights, labels and fitted preprocessing): evaluating with
+# another value would silently score something else, so `--set` may change only where the data comes from
+# and how it is split and batched. Each preprocessor adds the fields its saved state holds.
+FITTED = ("task", "seed", "model", "train", "data.labels", "data.multi_label", "data.scheme", "zero_shot",
+          "few_shot", "pretrain", "simclr", "masked_image")
+
+
+def refuse_fitted_overrides(bundle, cfg) -> None:
+    fitted = FITTED + tuple(bundle.preprocessing.fitted_fields)
+    changed = [path for path in differences(to_dict(bundle.config), to_dict(cfg))
+               if any(path == f or path.startswith(f + ".") for f in fitted)]
+    if changed:
+        raise ConfigError(f"--set {', '.join(sorted(changed))}: fixed when {bundle.path} was trained and read from "
+                          "the bundle; evaluate may change only the data source, its split and batching")
+
+
 def prepare_for(bundle, overrides: list[str] = (), data: Optional[str] = None):
     """The bundle's own data (its config, with overrides) or a given labelled source, encoded its way."""
     cfg = validate(apply_overrides(to_dict(bundle.config), list(overrides)), source=f"{bundle.path}/config.yaml")
+    refuse_fitted_overrides(bundle, cfg)
     if data:
         return bundle.task.prepare_labelled(data, bundle.labels, bundle.preprocessing, cfg)
     return bundle.task.prepare(cfg, bundle.labels, bundle.preprocessing)

@@ -12,10 +12,11 @@ import torch
 import yaml
 
 from tixel.commands.evaluate import evaluate_split, report_split
-from tixel.core.config import to_dict, validate
-from tixel.core.device import resolve_device
+from tixel.core.config import differences, to_dict, validate
+from tixel.core.device import denormals_flushed, resolve_device
 from tixel.core.errors import ConfigError, TixelError
 from tixel.core.io import load_weights, write_text
+from tixel.core.log import RUN_LOG
 from tixel.data import preprocessors
 from tixel.data.labels import LabelSet
 from tixel.engine import distributed as ddp
@@ -61,15 +62,9 @@ def check_resume_config(cfg, run_dir: Path) -> None:
     for d in (saved, now):
         d["train"].pop("epochs")
         d.pop("output")
-    diffs = sorted(_diff(saved, now))
+    diffs = sorted(differences(saved, now))
     if diffs:
         raise ConfigError(f"--resume {run_dir}: the config differs from the run's in {', '.join(diffs)}")
-
-
-def _diff(a, b, prefix="") -> list[str]:
-    if isinstance(a, dict) and isinstance(b, dict):
-        return [p for k in a.keys() | b.keys() for p in _diff(a.get(k), b.get(k), f"{prefix}{k}.")]
-    return [] if a == b else [prefix.rstrip(".")]
 
 
 def has_validation(cfg) -> bool:
@@ -104,14 +99,15 @@ def make_job(cfg, task, prepared, model, run_dir: Path, device: torch.device,
 
 
 def train(cfg, config_path: Optional[str] = None, resume: Optional[str] = None, progress: bool = True,
-          on_event: Optional[Callable] = None, log: Callable = print) -> RunResult:
+          on_event: Optional[Callable] = None, log: Callable = RUN_LOG.info) -> RunResult:
     task = create_task(cfg.task, cfg)
     if task.capabilities.trains == "gradient":
         check_monitor(cfg, task)
     world = ddp.from_env(cfg.train.device)
     try:
-        return _train(cfg, task, world, config_path, resume, progress and world.main, on_event,
-                      log if world.main else (lambda *_: None))
+        with denormals_flushed(cfg.train.flush_denormals):
+            return _train(cfg, task, world, config_path, resume, progress and world.main, on_event,
+                          log if world.main else (lambda *_: None))
     finally:
         ddp.close(world)
 

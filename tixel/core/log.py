@@ -11,6 +11,7 @@ import sys
 from typing import Iterator
 
 ROOT = "tixel"
+RUN_LOG = logging.getLogger("tixel.run")  # a run's own lines (start, epochs, results) when no `log` is given
 
 
 def get_logger(name: str) -> logging.Logger:

@@ -47,8 +47,19 @@ def register_reader(name: str, schema: type) -> Callable:
     return register("reader", name, schema)
 
 
+def snapshot() -> dict[str, dict[str, Entry]]:
+    return {kind: dict(found) for kind, found in _REGISTRY.items()}
+
+
+def restore(saved: dict[str, dict[str, Entry]]) -> None:
+    """Back to a snapshot: what a failed plugin import had registered is dropped."""
+    for kind in _REGISTRY:
+        _REGISTRY[kind].clear()
+        _REGISTRY[kind].update(saved.get(kind, {}))
+
+
 def entries(kind: str) -> dict[str, Entry]:
-    load_builtins()
+    load_builtins(snapshot, restore)
     return _REGISTRY[kind]
 
 

@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterable, Sequence
 import torch
 
 from tixel.core.config import validate
+from tixel.core.device import denormals_flushed
 from tixel.core.errors import ConfigError, TixelError
 from tixel.data.labels import LabelSet
 from tixel.engine.bundle import Bundle, load_bundle
@@ -51,11 +52,18 @@ class Predictor:
     def probabilities(self, items: Sequence) -> torch.Tensor:
         """Raw items (images as uint8 arrays, texts as strings) -> class probabilities."""
         b = self.bundle
-        return b.task.probabilities(self.logits(b.task.encode(b.preprocessing, list(items))))
+        with self.cpu_mode():
+            return b.task.probabilities(self.logits(b.task.encode(b.preprocessing, list(items))))
 
     def predict(self, items: Sequence, top_k: int = 3) -> list[dict]:
         """One row per item, as the task decodes it (labels with top-k probabilities, or entities)."""
-        return self.bundle.task.predict_rows(self, list(items), top_k)
+        with self.cpu_mode():
+            return self.bundle.task.predict_rows(self, list(items), top_k)
+
+    def cpu_mode(self):
+        """The bundle's `train.flush_denormals`, for this thread while it predicts (the flag is per thread,
+        so server threads do not race on it)."""
+        return denormals_flushed(self.bundle.config.train.flush_denormals)
 
     def predict_files(self, paths: Sequence[str | Path], top_k: int = 3) -> list[dict]:
         items = [self.bundle.task.load_file(p) for p in paths]

@@ -4,11 +4,12 @@ from __future__ import annotations
 import time
 from typing import Iterator
 
+from tixel.core.log import RUN_LOG
 from tixel.engine.loop import EpochEnd, Step
 
 
 def show(events: Iterator, steps_per_epoch: int, epochs: int, batch_size: int, enabled: bool = True,
-         log=print):
+         log=RUN_LOG.info):
     """Display the loop's events and pass each one on to the caller. Without a bar, one line per epoch."""
     if not enabled:
         for event in events:

@@ -20,7 +20,7 @@ from tixel.commands.tune.report import write_report
 from tixel.commands.tune.space import SearchConfig, apply_point, check_space
 from tixel.core.config import apply_overrides, read_yaml, to_dict, validate
 from tixel.core.errors import ConfigError
-from tixel.core.log import quiet_optuna
+from tixel.core.log import RUN_LOG, quiet_optuna
 from tixel.engine.loop import EpochEnd
 from tixel.tasks import create_task
 
@@ -128,7 +128,7 @@ def _check_metric(cfg, search: SearchConfig) -> None:
 
 
 def tune(config: str, overrides: list[str] = (), storage: Optional[str] = None, trials: Optional[int] = None,
-         log: Callable = print) -> dict:
+         log: Callable = RUN_LOG.info) -> dict:
     import optuna
 
 

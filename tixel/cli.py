@@ -217,7 +217,7 @@ def _read_texts(source: str, column: Optional[str]) -> list:
 
 
 def _print_row(row: dict, format: str) -> None:
-    if format == "jsonl":
+    if format == "jsonl" or not ({"entities", "top_k"} & row.keys()):  # a task's own row shape: as JSON
         typer.echo(json.dumps(row, ensure_ascii=False))
     elif "entities" in row:
         found = "  ".join(f"{e['text']}/{e['type']}@{e['start']}:{e['end']}" for e in row["entities"])

@@ -32,7 +32,8 @@ from tixel.data.labels import LabelSet
 class Capabilities:
     """What a task can do, declared once; commands read these instead of probing the task."""
     trains: Literal["gradient", "fit"] = "gradient"  # the engine's loop, or the task's own `fit`
-    outputs: Literal["classes", "entities", "none"] = "classes"  # what `predict_rows` returns per item
+    outputs: str = "classes"  # the key of what `predict_rows` gives per item: classes (label, top_k),
+    # entities, values (regression), or none (pretraining)
     ensemblable: bool = False  # single-label class probabilities that can be averaged with other bundles
     exportable: bool = False  # the forward pass exports to ONNX (tixel export)
     explainable: bool = False  # attributions to its inputs (set by the explanations work)

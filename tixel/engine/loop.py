@@ -99,10 +99,13 @@ class TrainJob:
         return self.run_dir / "checkpoints"
 
 
+LOWER_IS_BETTER = ("loss", "mae", "rmse", "mse", "perplexity")  # every other logged metric rises as it improves
+
+
 def mode_of(cfg) -> str:
     if cfg.mode != "auto":
         return cfg.mode
-    return "min" if "loss" in cfg.monitor else "max"
+    return "min" if any(name in cfg.monitor for name in LOWER_IS_BETTER) else "max"
 
 
 def fit(job: TrainJob) -> Iterator[Step | EpochEnd]:

@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 from tixel.core.config import Section, set_path, validate
 from tixel.core.errors import ConfigError
 from tixel.core.registry import register
+from tixel.engine.loop import LOWER_IS_BETTER
 
 
 class FloatParam(Section):
@@ -75,7 +76,7 @@ class SearchConfig(Section):
     def resolved_direction(self) -> str:
         if self.direction != "auto":
             return self.direction
-        return "minimize" if "loss" in self.metric else "maximize"
+        return "minimize" if any(name in self.metric for name in LOWER_IS_BETTER) else "maximize"
 
 
 register("section", "search", SearchConfig)(SearchConfig)

@@ -19,6 +19,7 @@ from tixel.core.config import validate
 from tixel.core.device import to_device
 from tixel.engine.bundle import load_bundle, save_bundle
 from tixel.engine.predict import Predictor
+from tixel.engine.stages import stage_runner
 from tixel.tasks import create_task
 from tixel.tasks.protocol import Capabilities, StepOutput, Task
 
@@ -49,6 +50,13 @@ def labelled_topics(tmp_path, task: str, **extra) -> dict:
             "model": {"encoder": {"type": "transformer", "pretrained": "minilm-l6"}}}
 
 
+def rated(tmp_path) -> dict:
+    raw = text(tmp_path, "text_regression", TEXT_RNN)
+    rows = [{"text": r["text"], "label": 4.5 if r["label"] == "pos" else 1.5} for r in sentiment_rows(60)]
+    raw["data"]["train"] = write_jsonl(tmp_path / "rated.jsonl", rows)
+    return raw
+
+
 def ner(tmp_path) -> dict:
     write_conll(tmp_path / "train.conll", 40)
     return {"task": "ner", "seed": 0,
@@ -68,6 +76,7 @@ CASES = {
     "few_shot_classification": (lambda p: labelled_topics(p, "few_shot_classification",
                                                           few_shot={"shots_per_class": 2, "pairs_per_example": 1}),
                                 ["The goalkeeper saved a penalty", "A new phone"]),
+    "text_regression": (lambda p: rated(p), ["a great film", "boring"]),
     "masked_lm": (lambda p: text(p, "masked_lm", TINY_BERT, pretrain={"mask_probability": 0.3}), None),
     "language_model": (lambda p: text(p, "language_model", {**TEXT_RNN, "bidirectional": True}), None),
     "simclr": (lambda p: image(p, "simclr"), None),
@@ -111,7 +120,9 @@ def test_task_contract(name, tmp_path, monkeypatch):
         reached = [n for n, p in trainable if p.grad is not None and p.grad.abs().sum() > 0]
         assert len(reached) >= 0.5 * len(trainable), f"{name}: gradients reach only {reached}"
     else:
-        prepared, model = task.fit(cfg, tmp_path / "runs" / name, lambda *_: None)
+        run_dir = tmp_path / "runs" / name
+        runner = stage_runner(cfg.train, run_dir, torch.device("cpu"), False, lambda *_: None)
+        prepared, model = task.fit(cfg, run_dir, lambda *_: None, runner)
 
     first = save_bundle(tmp_path / "a", cfg, task, model, prepared.labels, prepared.preprocessing, {})
     moved = tmp_path / "elsewhere" / "bundle"
@@ -134,5 +145,5 @@ def test_task_contract(name, tmp_path, monkeypatch):
         items = list(np.random.default_rng(0).integers(0, 256, (2, 8, 8, 1), dtype=np.uint8))
     rows = Predictor(loaded).predict(items)
     assert len(rows) == len(items)
-    key = "entities" if task.capabilities.outputs == "entities" else "label"
+    key = {"classes": "label", "entities": "entities", "values": "value"}[task.capabilities.outputs]
     assert all(key in row for row in rows)

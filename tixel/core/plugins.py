@@ -32,6 +32,7 @@ BUILTINS = (
     "tixel.tasks.ner",
     "tixel.tasks.zero_shot",
     "tixel.tasks.few_shot",
+    "tixel.tasks.regression",
     "tixel.tasks.pretrain.mlm",
     "tixel.tasks.pretrain.simclr",
     "tixel.tasks.pretrain.masked_image",

@@ -25,6 +25,7 @@ demo: $(STAMP)
 	@echo "bundle: runs/demo/bundle/"
 
 test: $(STAMP)
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 bench: $(STAMP)

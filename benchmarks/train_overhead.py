@@ -72,12 +72,25 @@ def keras_epoch(x: np.ndarray, y: np.ndarray, batch: int) -> float | None:
     return len(y) / (time.perf_counter() - start)
 
 
+def keras_process(python: str, mnist: str | None, samples: int, batch: int) -> float:
+    """Keras in its own process and venv (TensorFlow and this torch do not share one process well)."""
+    import json
+    import subprocess
+
+    script = Path(__file__).parent / "keras_seed.py"
+    cmd = [python, str(script), "--samples", str(samples), "--batch", str(batch)] + (["--mnist", mnist] if mnist else [])
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])["samples_per_s"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mnist", help="folder with the MNIST IDX files (default: random MNIST-shaped data)")
     parser.add_argument("--samples", type=int, default=20000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batches", type=int, nargs="+", default=[32, 256])
+    parser.add_argument("--keras-python", help="a Python with Keras/TensorFlow: Keras runs there, in its own "
+                        "process between tixel's and plain PyTorch's epochs (else in this process, if importable)")
     args = parser.parse_args()
     x_np, y_np = load_data(args.mnist, args.samples)
     x, y = torch.from_numpy(x_np), torch.from_numpy(y_np)
@@ -88,7 +101,8 @@ def main() -> None:
         for _ in range(args.repeats):  # interleaved, so a noisy moment hits both
             best["tixel"] = max(best["tixel"], tixel_epoch(x, y, batch))
             best["plain"] = max(best["plain"], plain_epoch(x, y, batch))
-            keras = keras_epoch(x_np, y_np, batch)
+            keras = (keras_process(args.keras_python, args.mnist, args.samples, batch) if args.keras_python
+                     else keras_epoch(x_np, y_np, batch))
             best["keras"] = max(best["keras"], keras or 0.0)
         line = (f"batch {batch:>4}: tixel {best['tixel']:>8,.0f}/s  plain torch {best['plain']:>8,.0f}/s  "
                 f"ratio {best['tixel'] / best['plain']:.2f}x")

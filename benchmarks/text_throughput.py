@@ -2,7 +2,7 @@
 and MiniLM-L6 fine-tuning, each through tixel's loop vs a minimal plain-PyTorch loop in the same process;
 Keras `model.fit` for the seed LSTM when TensorFlow is importable; tokenizer tokens/s. Ratios printed.
 
-    python benchmarks/text_throughput.py [--samples 640] [--repeats 2] [--skip-minilm]
+    python benchmarks/text_throughput.py [--samples 640] [--repeats 2] [--skip-minilm] [--skip-lstm]
 """
 from __future__ import annotations
 
@@ -158,10 +158,12 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=640)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--skip-minilm", action="store_true")
+    parser.add_argument("--skip-lstm", action="store_true", help="skip the tokenizer and seed-LSTM measurements")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, best of {args.repeats}")
-    tokenizer_speed()
-    seed_lstm(args)
+    if not args.skip_lstm:
+        tokenizer_speed()
+        seed_lstm(args)
     if not args.skip_minilm:
         minilm(args)
 

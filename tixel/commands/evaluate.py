@@ -5,17 +5,26 @@ import json
 from pathlib import Path
 from typing import Optional
 
-from tixel.core.config import apply_overrides, differences, to_dict, validate
+import torch
+
+from tixel.core.config import (
+    Experiment,
+    apply_overrides,
+    differences,
+    to_dict,
+    validate,
+)
 from tixel.core.errors import ConfigError
-from tixel.engine.bundle import load_bundle
+from tixel.engine.bundle import Bundle, load_bundle
+from tixel.tasks.protocol import Prepared, Task
 
 
-def report_split(prepared) -> str:
+def report_split(prepared: Prepared) -> str:
     """The split a report is written on: test, else validation, else (zero-shot on all data) train."""
     return next(name for name in ("test", "validation", "train") if name in prepared.splits)
 
 
-def evaluate_split(model, task, prepared, split: str, out_dir: Path, history: list, device) -> dict:
+def evaluate_split(model: torch.nn.Module, task: Task, prepared: Prepared, split: str, out_dir: Path, history: list, device) -> dict:
     return task.report(model, prepared, split, out_dir, history, device)
 
 
@@ -26,7 +35,7 @@ FITTED = ("task", "seed", "model", "train", "data.labels", "data.multi_label", "
           "few_shot", "pretrain", "simclr", "masked_image")
 
 
-def refuse_fitted_overrides(bundle, cfg) -> None:
+def refuse_fitted_overrides(bundle: Bundle, cfg: Experiment) -> None:
     fitted = FITTED + tuple(bundle.preprocessing.fitted_fields)
     changed = [path for path in differences(to_dict(bundle.config), to_dict(cfg))
                if any(path == f or path.startswith(f + ".") for f in fitted)]
@@ -35,7 +44,7 @@ def refuse_fitted_overrides(bundle, cfg) -> None:
                           "the bundle; evaluate may change only the data source, its split and batching")
 
 
-def prepare_for(bundle, overrides: list[str] = (), data: Optional[str] = None):
+def prepare_for(bundle: Bundle, overrides: list[str] = (), data: Optional[str] = None) -> Prepared:
     """The bundle's own data (its config, with overrides) or a given labelled source, encoded its way."""
     cfg = validate(apply_overrides(to_dict(bundle.config), list(overrides)), source=f"{bundle.path}/config.yaml")
     refuse_fitted_overrides(bundle, cfg)
@@ -44,7 +53,7 @@ def prepare_for(bundle, overrides: list[str] = (), data: Optional[str] = None):
     return bundle.task.prepare(cfg, bundle.labels, bundle.preprocessing)
 
 
-def run_dir_of(bundle) -> Path:
+def run_dir_of(bundle: Bundle) -> Path:
     return bundle.path.parent if bundle.path.name == "bundle" else bundle.path
 
 

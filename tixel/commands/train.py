@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from tixel.commands.evaluate import evaluate_split, report_split
-from tixel.core.config import differences, to_dict, validate
+from tixel.core.config import Experiment, differences, to_dict, validate
 from tixel.core.device import denormals_flushed, resolve_device
 from tixel.core.errors import ConfigError, TixelError
 from tixel.core.io import load_weights, write_text
@@ -28,6 +28,7 @@ from tixel.engine.progress import show
 from tixel.engine.stages import remove_stages, stage_runner
 from tixel.models import count_parameters
 from tixel.tasks import create_task
+from tixel.tasks.protocol import Prepared, Task
 
 
 @dataclass
@@ -40,7 +41,7 @@ class RunResult:
     trained: Optional[Bundle] = None  # the model in memory, as it was saved (rank 0 only under torchrun)
 
 
-def run_dir_for(cfg, config_path: Optional[str]) -> Path:
+def run_dir_for(cfg: Experiment, config_path: Optional[str]) -> Path:
     stem = Path(config_path).stem if config_path else cfg.task
     name = cfg.output.name or f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     path = Path(cfg.output.dir) / name
@@ -53,7 +54,7 @@ def run_dir_for(cfg, config_path: Optional[str]) -> Path:
     return path
 
 
-def check_resume_config(cfg, run_dir: Path) -> None:
+def check_resume_config(cfg: Experiment, run_dir: Path) -> None:
     """A resumed run must be the same experiment; only the number of epochs may grow."""
     if not (run_dir / "config.yaml").is_file():
         raise TixelError(f"--resume {run_dir}: not a run folder (no config.yaml)")
@@ -67,11 +68,11 @@ def check_resume_config(cfg, run_dir: Path) -> None:
         raise ConfigError(f"--resume {run_dir}: the config differs from the run's in {', '.join(diffs)}")
 
 
-def has_validation(cfg) -> bool:
+def has_validation(cfg: Experiment) -> bool:
     return getattr(cfg.data, "validation", None) is not None or cfg.data.split.validation > 0
 
 
-def check_monitor(cfg, task) -> None:
+def check_monitor(cfg: Experiment, task: Task) -> None:
     logged = ["train_loss"] + [f"train_{m}" for m in task.train_metric_names]
     if has_validation(cfg):
         logged += [f"val_{m}" for m in task.metric_names]
@@ -81,7 +82,7 @@ def check_monitor(cfg, task) -> None:
         raise ConfigError(f"train.monitor: {cfg.train.monitor!r} is not a logged metric{hint} (logged: {logged})")
 
 
-def make_job(cfg, task, prepared, model, run_dir: Path, device: torch.device,
+def make_job(cfg: Experiment, task: Task, prepared: Prepared, model: torch.nn.Module, run_dir: Path, device: torch.device,
              world: ddp.World = ddp.SINGLE) -> loop.TrainJob:
     train = task.batches(prepared.splits["train"], cfg.train.batch_size, shuffle=True).shard(world.rank, world.size)
     steps_per_epoch = -(-len(train) // cfg.train.accumulate)  # optimizer steps, which the schedule counts
@@ -98,7 +99,7 @@ def make_job(cfg, task, prepared, model, run_dir: Path, device: torch.device,
     )
 
 
-def train(cfg, config_path: Optional[str] = None, resume: Optional[str] = None, progress: bool = True,
+def train(cfg: Experiment, config_path: Optional[str] = None, resume: Optional[str] = None, progress: bool = True,
           on_event: Optional[Callable] = None, log: Callable = RUN_LOG.info) -> RunResult:
     task = create_task(cfg.task, cfg)
     if task.capabilities.trains == "gradient":
@@ -112,7 +113,8 @@ def train(cfg, config_path: Optional[str] = None, resume: Optional[str] = None, 
         ddp.close(world)
 
 
-def _train(cfg, task, world, config_path, resume, progress, on_event, log) -> RunResult:
+def _train(cfg: Experiment, task: Task, world: ddp.World, config_path: Optional[str], resume: Optional[str],
+           progress: bool, on_event: Optional[Callable], log: Callable) -> RunResult:
     run_dir = Path(resume) if resume else None
     if world.main:
         run_dir = run_dir or run_dir_for(cfg, config_path)
@@ -153,14 +155,14 @@ def _train(cfg, task, world, config_path, resume, progress, on_event, log) -> Ru
     return finish(cfg, task, prepared, job.model, job.run_dir, job.state, job.device, log)
 
 
-def _prepare_everywhere(task, cfg, run_dir: Path, resume: bool, world: ddp.World):
+def _prepare_everywhere(task: Task, cfg: Experiment, run_dir: Path, resume: bool, world: ddp.World) -> Prepared:
     """Rank 0 fits labels and preprocessing; the others read what it saved, so all hold the same tokenizer."""
     prepared = prepare_run(task, cfg, run_dir, resume) if world.main else None
     ddp.barrier(world)
     return prepared if world.main else prepare_run(task, cfg, run_dir, True)
 
 
-def prepare_run(task, cfg, run_dir: Path, resume: bool):
+def prepare_run(task: Task, cfg: Experiment, run_dir: Path, resume: bool) -> Prepared:
     """Labels and preprocessing fitted on train and kept in RUN/preprocessing; a resumed run reads them
     back instead of fitting again, since a refit can differ (the `tokenizers` WordPiece trainer breaks ties
     between equally frequent merges in hash order, so two fits of one corpus can give other tokens)."""
@@ -192,7 +194,7 @@ def _progress(events, job, cfg, enabled, log):
     return show(events, len(job.train), cfg.train.epochs, cfg.train.batch_size, enabled, log)
 
 
-def finish(cfg, task, prepared, model, run_dir: Path, state: loop.TrainState, device, log: Callable) -> RunResult:
+def finish(cfg: Experiment, task: Task, prepared: Prepared, model: torch.nn.Module, run_dir: Path, state: loop.TrainState, device, log: Callable) -> RunResult:
     """Best weights -> bundle; the test split (else validation, else train) -> report."""
     best = run_dir / "checkpoints" / "best.safetensors"
     if best.exists():

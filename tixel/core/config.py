@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Protocol, Union
 
 import yaml
 from pydantic import (
@@ -141,12 +141,20 @@ def _union(kind: str, discriminator: str) -> Any:
     return Field(discriminator=discriminator), Union[schemas]  # type: ignore[valid-type]
 
 
+class Experiment(Protocol):
+    """What every validated config has (its model class is built from the registry by
+    `experiment_schema`); the type the engine and the commands annotate a config with."""
+    task: str
+    seed: int
+    data: Any  # the reader's section
+    model: Any  # encoder, head, init
+    train: TrainConfig
+    output: OutputConfig
+
+
 @functools.cache
 def experiment_schema() -> type[Section]:
     """The Experiment model, built once the registered pieces are known."""
-    from typing import Annotated
-
-
     enc_field, enc_type = _union("encoder", "type")
     data_field, data_type = _union("reader", "format")
     model_cls = create_model(

@@ -17,13 +17,14 @@ import torch
 import yaml
 
 from tixel import __version__
-from tixel.core.config import to_dict, validate
+from tixel.core.config import Experiment, to_dict, validate
 from tixel.core.errors import BundleError
 from tixel.core.io import load_weights, save_weights
 from tixel.data import preprocessors
 from tixel.data.labels import LabelSet
 from tixel.engine.finetune import adapter_state, apply_finetune
 from tixel.tasks import create_task
+from tixel.tasks.protocol import Task
 
 FORMAT = 2
 
@@ -31,10 +32,10 @@ FORMAT = 2
 @dataclass
 class Bundle:
     path: Path
-    config: Any  # validated Experiment
-    task: Any
+    config: Experiment
+    task: Task
     model: torch.nn.Module
-    labels: Any
+    labels: LabelSet
     preprocessing: Any
     metrics: dict
     meta: dict
@@ -46,7 +47,8 @@ class Bundle:
         return tensor.device if tensor is not None else torch.device("cpu")
 
 
-def save_bundle(path: str | Path, cfg, task, model, labels, preprocessing, metrics: dict) -> Path:
+def save_bundle(path: str | Path, cfg: Experiment, task: Task, model: torch.nn.Module, labels: LabelSet,
+                preprocessing: Any, metrics: dict) -> Path:
     """Write to a sibling temp folder, then swap it in, so a crash never leaves half a bundle."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")

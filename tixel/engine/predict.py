@@ -145,7 +145,7 @@ def _bar(enabled: bool, start: int):
         yield lambda n: bar.advance(task, n)
 
 
-def check_member(first, bundle) -> None:
+def check_member(first: Bundle, bundle: Bundle) -> None:
     """A member must be a single-label classifier with the first member's task and labels."""
     if not bundle.task.capabilities.ensemblable:
         raise ConfigError(f"{bundle.path}: ensembles average single-label class probabilities; "

@@ -107,4 +107,7 @@ def test_text_run_resumes_exactly(tmp_path):
     from text_data import text_config
 
     raw = text_config(tmp_path, {"type": "rnn", "embedding_dim": 16, "hidden_size": 16}, n=160)
+    # a word vocabulary: the tokenizers WordPiece trainer breaks ties in hash order, so two separate runs
+    # can fit different vocabularies (a resumed run reads its own back from RUN/preprocessing)
+    raw["data"]["tokenizer"] = {"kind": "word", "vocab_size": 200, "max_length": 32}
     resumed_equals_uninterrupted(raw, 3, (1, 2))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from tixel.core.device import denormals_flushed
 from tixel.engine import loop
 from tixel.engine.finetune import parameter_groups
 from tixel.engine.optim import create_optimizer, create_scheduler
@@ -18,7 +19,8 @@ def tixel_epoch_rate(model, batches, cfg) -> float:
     optimizer = create_optimizer(parameter_groups(model, cfg.train.lr, cfg.train.finetune), cfg.train)
     job = loop.TrainJob(model=model, optimizer=optimizer, scheduler=create_scheduler(optimizer, len(batches), cfg.train),
                         train=batches, evaluate=lambda m: {}, task=task, cfg=cfg.train, run_dir=Path("/nonexistent"))
-    start = time.perf_counter()
-    for _ in loop.train_epoch(job):
-        pass
-    return batches.num_samples / (time.perf_counter() - start)
+    with denormals_flushed(cfg.train.flush_denormals):  # as `tixel train` runs the loop
+        start = time.perf_counter()
+        for _ in loop.train_epoch(job):
+            pass
+        return batches.num_samples / (time.perf_counter() - start)

@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.steps} steps, best of {args.repeats}")
-    print(f"| example | model | batch | flush off (samples/s) | flush on (samples/s) | on / off |")
+    print("| example | model | batch | flush off (samples/s) | flush on (samples/s) | on / off |")
     print("|---|---|---|---|---|---|")
     for name in args.examples:
         try:

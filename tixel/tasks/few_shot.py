@@ -30,7 +30,7 @@ from tixel.core.registry import register, register_task
 from tixel.data.batching import TensorBatches
 from tixel.data.labels import LabelSet
 from tixel.data.splits import make_splits
-from tixel.tasks.protocol import Prepared, Stage, StepOutput, TrainStage
+from tixel.tasks.protocol import Prepared, Stage, SupervisedSteps, TrainStage
 from tixel.tasks.zero_shot import (
     LabelSimilarity,
     SentencePreprocessing,
@@ -140,19 +140,6 @@ class TextClassifier(nn.Module):
         return logits if targets is None else (logits, nn.functional.cross_entropy(logits.float(), targets))
 
 
-class Supervised:
-    """A stage's batches are (inputs, targets) and its model owns the loss."""
-    train_metric_names = ()
-
-    def transform(self, batch: tuple) -> tuple:
-        return batch
-
-    def training_step(self, model, batch: tuple) -> StepOutput:
-        x, y = batch
-        _, loss = model(x, y)
-        return StepOutput(loss, len(y))
-
-
 def contrastive_tune(encoder, texts: list[str], targets: np.ndarray, cfg: FewShotConfig, seed: int,
                      train_stage: TrainStage, name: str = "contrastive") -> list[float]:
     """Fine-tune `encoder.model` in place on the engine's loop so that cos(u, v) approaches 1 for
@@ -161,7 +148,7 @@ def contrastive_tune(encoder, texts: list[str], targets: np.ndarray, cfg: FewSho
     x = torch.tensor([(a, b) for a, b, _ in chosen], dtype=torch.long)
     y = torch.tensor([s for _, _, s in chosen])
     stage = Stage(name, PairSimilarity(encoder, texts), TensorBatches(x, y, cfg.batch_size, shuffle=True),
-                  Supervised(), cfg.epochs, cfg.lr, seed)
+                  SupervisedSteps(), cfg.epochs, cfg.lr, seed)
     return _trained(encoder, train_stage(stage))
 
 
@@ -172,7 +159,7 @@ def end_to_end(encoder, head: nn.Module, texts: list[str], targets: np.ndarray, 
     K = 512 on SST-2 two epochs moved dev from 82.0 % to 83.6 %."""
     index, y = torch.arange(len(texts)), torch.as_tensor(targets, dtype=torch.long)
     stage = Stage(name, TextClassifier(encoder, head, texts), TensorBatches(index, y, cfg.batch_size, shuffle=True),
-                  Supervised(), cfg.end_to_end_epochs, cfg.end_to_end_lr, seed)
+                  SupervisedSteps(), cfg.end_to_end_epochs, cfg.end_to_end_lr, seed)
     return _trained(encoder, train_stage(stage))
 
 

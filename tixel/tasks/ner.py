@@ -22,7 +22,7 @@ from tixel.data.splits import make_splits, retarget
 from tixel.data.tag_preprocess import TaggingPreprocessing
 from tixel.data.words import split_words
 from tixel.models.tagger import build_tagger
-from tixel.tasks.protocol import Capabilities, Prepared, Scorer, Split, StepOutput
+from tixel.tasks.protocol import Capabilities, Prepared, Scorer, Split, SupervisedSteps
 from tixel.tasks.reports.ner import write_ner_report
 
 TOKEN_KEYS = ("input_ids", "attention_mask")  # cut to the longest token count in a batch
@@ -63,10 +63,9 @@ def tag_names(types: list[str], scheme: str) -> list[str]:
 
 
 @register_task("ner")
-class NERTask:
+class NERTask(SupervisedSteps):  # the tagger owns its loss: the CRF's NLL, or per-word cross-entropy
     name = "ner"
     metric_names = ("loss", "f1", "precision", "recall")
-    train_metric_names = ()
     multi_label = False
     inputs = "text"
     scheme = "bio"
@@ -103,15 +102,6 @@ class NERTask:
     def build_model(self, cfg, labels: LabelSet, pre: TaggingPreprocessing, pretrained: bool = True,
                     train: Split | None = None):
         return build_tagger(cfg.model, pre, labels.names, pretrained)
-
-    def transform(self, batch: tuple) -> tuple:
-        return batch
-
-    def training_step(self, model, batch: tuple) -> StepOutput:
-        """The tagger owns its loss (the CRF's negative log-likelihood, or per-word cross-entropy)."""
-        x, targets = batch
-        _, loss = model(x, targets)
-        return StepOutput(loss, len(targets))
 
     def fit(self, cfg, run_dir: Path, log, train_stage=None):
         raise TixelError("task ner trains by gradient through the engine's loop, not by fit")

@@ -78,6 +78,20 @@ class Trainable(Protocol):
     def training_step(self, model: torch.nn.Module, batch: tuple) -> StepOutput: ...
 
 
+class SupervisedSteps:
+    """The training step of a task (or stage) whose batches are (inputs, targets) and whose model owns its
+    loss, with no training metric beyond the loss."""
+    train_metric_names: tuple[str, ...] = ()
+
+    def transform(self, batch: tuple) -> tuple:
+        return batch
+
+    def training_step(self, model: torch.nn.Module, batch: tuple) -> StepOutput:
+        x, targets = batch
+        _, loss = model(x, targets)
+        return StepOutput(loss, len(targets))
+
+
 @dataclass
 class Stage:
     """A training stage of a task that fits itself (few-shot), handed to the engine's loop, which trains

@@ -26,7 +26,7 @@ from tixel.data.splits import make_splits
 from tixel.models import build_classifier
 from tixel.tasks.classification import logits_of
 from tixel.tasks.pretrain.common import write_report
-from tixel.tasks.protocol import Capabilities, Prepared, Scorer, Split, StepOutput
+from tixel.tasks.protocol import Capabilities, Prepared, Scorer, Split, SupervisedSteps
 from tixel.tasks.text_classification import TextClassification
 
 
@@ -108,10 +108,7 @@ class TextRegression(TextClassification):
         model.head = nn.Sequential(model.head, scale)
         return model
 
-    def training_step(self, model, batch: tuple) -> StepOutput:
-        x, y = batch
-        _, loss = model(x, y)
-        return StepOutput(loss, len(y))
+    training_step = SupervisedSteps.training_step  # no accuracy to count
 
     def validate(self, model, split: Split, batch_size: int, device) -> dict:
         return scores(logits_of(model, split.inputs, batch_size, device).squeeze(-1), split.targets)

@@ -7,8 +7,8 @@ from PIL import Image
 
 from tixel.commands.train import train
 from tixel.core.config import validate
-from tixel.core.errors import BundleError
-from tixel.engine.bundle import load_bundle, resolve
+from tixel.core.errors import BundleError, TixelError
+from tixel.engine.bundle import load_bundle, manifest, resolve
 from tixel.engine.predict import Predictor
 
 
@@ -78,5 +78,10 @@ def test_weights_that_do_not_fit_are_refused(trained, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(trained.bundle_dir, copy)
     save_file({"encoder.blocks.0.0.weight": torch.zeros(1)}, str(copy / "model.safetensors"))
-    with pytest.raises(Exception, match="do not fit|size mismatch"):
+    with pytest.raises(BundleError, match=r"model.safetensors: .* bytes, but the bundle wrote"):
+        load_bundle(copy)  # the manifest notices first
+    meta = json.loads((copy / "meta.json").read_text())
+    meta["manifest"] = manifest(copy)  # a bundle consistent with itself whose weights still do not fit
+    (copy / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(TixelError, match=r"weights do not fit the model: encoder.blocks.0.0.weight \(1,\)"):
         load_bundle(copy)

@@ -60,10 +60,29 @@ def save_weights(model: torch.nn.Module, path: str | Path, state: dict | None = 
 
 
 def load_weights(model: torch.nn.Module, path: str | Path, partial: bool = False) -> None:
-    """Every tensor must fit; with `partial` (a PEFT bundle: adapter and head only) the model may have more."""
+    """Every tensor must fit, in name and shape; with `partial` (a PEFT bundle: adapter and head only) the
+    model may have more. A damaged file or a misfit is an error naming the file and the tensor."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    state = load_file(str(path))
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError) as err:
+        raise TixelError(f"{path}: cannot read the weights ({err})") from None
+    own = model.state_dict()
+    misfits = [f"{k} {tuple(v.shape)} (the model's is {tuple(own[k].shape)})" for k, v in state.items()
+               if k in own and own[k].shape != v.shape]
+    if misfits:
+        raise TixelError(f"{path}: weights do not fit the model: {'; '.join(misfits[:3])}")
     missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected or (missing and not partial):
         raise TixelError(f"{path}: weights do not fit the model (missing {missing}, unexpected {unexpected})")
+
+
+def fsync_dir(folder: str | Path) -> None:
+    """Make a rename inside `folder` durable."""
+    fd = os.open(str(folder), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

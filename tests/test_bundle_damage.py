@@ -87,3 +87,16 @@ def test_the_cli_reports_a_damaged_bundle_without_a_traceback(bundle, tmp_path):
     done = subprocess.run([sys.executable, "-m", "tixel", "evaluate", str(folder)], capture_output=True, text=True)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "model.safetensors" in done.stderr, done.stderr
+
+
+def test_folders_left_by_a_killed_save_are_removed_by_the_next(bundle, tmp_path):
+    from tixel.engine.bundle import save_bundle
+
+    loaded = load_bundle(bundle)
+    for stale in (".bundle.tmp-999999", ".bundle.old-999998"):
+        (tmp_path / stale).mkdir()
+        (tmp_path / stale / "model.safetensors").write_bytes(b"half")
+    (tmp_path / ".bundle.notes").mkdir()  # not ours: kept
+    save_bundle(tmp_path / "bundle", loaded.config, loaded.task, loaded.model, loaded.labels, loaded.preprocessing, {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".bundle.notes", "bundle"]
+    assert load_bundle(tmp_path / "bundle").labels.names == loaded.labels.names

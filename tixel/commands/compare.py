@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from tixel.core.errors import TixelError
+from tixel.core.io import atomic_path, write_text
 from tixel.engine.bundle import load_bundle, resolve
 from tixel.tasks.reports.plots import _pyplot
 
@@ -43,8 +44,8 @@ def compare(runs: list[str | Path], out: Path, metric: str | None = None) -> dic
         raise TixelError(f"compare --metric {chosen}: not in every run; shared: {', '.join(metrics)}")
     out.mkdir(parents=True, exist_ok=True)
     result = {"metric": chosen, "metrics": metrics, "runs": rows, "table": table(rows, metrics)}
-    (out / "compare.json").write_text(json.dumps(result, indent=2))
-    (out / "compare.txt").write_text(result["table"] + "\n")
+    write_text(out / "compare.json", json.dumps(result, indent=2))
+    write_text(out / "compare.txt", result["table"] + "\n")
     bar_chart(rows, chosen, out / "compare.png")
     return result
 
@@ -71,5 +72,6 @@ def bar_chart(rows: list[dict], metric: str, path: Path) -> None:
     ax.set_title(f"{metric} by run")
     plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)

@@ -54,7 +54,9 @@ def save_bundle(path: str | Path, cfg: Experiment, task: Task, model: torch.nn.M
     written last, holds a manifest (every file's size and sha256) that loading checks."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    for stale in path.parent.glob(f".{path.name}.*-*"):  # left by a writer killed mid-save: never a bundle
+        if stale.is_dir() and stale.name.rsplit("-", 1)[0] in (f".{path.name}.tmp", f".{path.name}.old"):
+            shutil.rmtree(stale, ignore_errors=True)
     tmp.mkdir(parents=True)
     write_text(tmp / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
     adapter = cfg.train.finetune.mode in ("lora", "ia3")

@@ -25,6 +25,7 @@ from torch import nn
 
 from tixel.core import registry
 from tixel.core.config import Section
+from tixel.core.io import write_text
 from tixel.core.log import get_logger
 from tixel.core.registry import register, register_task
 from tixel.data.batching import TensorBatches
@@ -282,5 +283,5 @@ class FewShotClassification(ZeroShotClassification):
                    "shots_per_class": self.options.shots_per_class, "method": self.options.method,
                    "options": self.options.model_dump()}
         (run_dir / "report").mkdir(parents=True, exist_ok=True)
-        (run_dir / "report" / "seeds.json").write_text(json.dumps(summary, indent=2))
+        write_text(run_dir / "report" / "seeds.json", json.dumps(summary, indent=2))
         log.info(f"few-shot over {len(values)} seed(s): {held} accuracy mean {summary['mean']:.4f}, std {summary['std']:.4f}")

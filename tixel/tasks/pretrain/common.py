@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from tixel.core.device import to_device
+from tixel.core.io import write_text
 
 
 def token_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -40,6 +41,6 @@ def token_metrics(model, batches, device, transform: Callable) -> dict:
 
 def write_report(out_dir: Path, metrics: dict, text: str) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    (out_dir / "report.txt").write_text(text + "\n")
+    write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2))
+    write_text(out_dir / "report.txt", text + "\n")
     return {"metrics": metrics, "text": text, "dir": out_dir}

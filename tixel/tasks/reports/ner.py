@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from tixel.core.io import write_text
 from tixel.data import tags as tagging
 from tixel.tasks.reports import plots
 
@@ -53,14 +54,14 @@ def write_ner_report(out_dir: Path, gold: list, pred: list, loss: float, history
     error_text = "\n".join(f"{e['gold']:>12} -> {e['predicted']:<12} {e['count']:>6}" for e in errors)
     text = (f"entity level (seqeval)\n{entity_text}\ntoken level\n{tok_text}\n"
             f"most frequent entity errors (gold -> predicted; '-' = none)\n{error_text}\n")
-    (out_dir / "report.txt").write_text(text)
+    write_text(out_dir / "report.txt", text)
     metrics = {"f1": f1_score(gold, pred), "precision": precision_score(gold, pred),
                "recall": recall_score(gold, pred), "macro_f1": entity["macro avg"]["f1-score"],
                "token_accuracy": tok["accuracy"] if "accuracy" in tok else tok["micro avg"]["f1-score"],
                "loss": loss}
     report = {"entity": _floats(entity), "token": _floats(tok), "errors": errors, "metrics": metrics}
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2))
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    write_text(out_dir / "report.json", json.dumps(report, indent=2))
+    write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2))
     if history:
         plots.learning_curve(history, out_dir / "learning_curve.png")
     return {"metrics": metrics, "text": text, "dir": out_dir}

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tixel.core.io import atomic_path
+
 
 def _pyplot():
     import matplotlib
@@ -33,7 +35,8 @@ def confusion_matrix(matrix: np.ndarray, names: list[str], path: Path) -> None:
     ax.set_ylabel("true")
     ax.set_title("confusion matrix (colour: row-normalised)")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
 
 
@@ -53,5 +56,6 @@ def learning_curve(history: list[dict], path: Path) -> None:
         ax.legend()
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)

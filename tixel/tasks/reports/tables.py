@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tixel.core.io import write_text
 from tixel.tasks.reports import plots
 
 
@@ -33,13 +34,13 @@ def write_report(out_dir: Path, y_true, y_pred, names: list[str], history: list[
     """Write report.txt, report.json, confusion_matrix.png and (with a history) learning_curve.png."""
     out_dir.mkdir(parents=True, exist_ok=True)
     text, report = classification_report(y_true, y_pred, names)
-    (out_dir / "report.txt").write_text(text)
+    write_text(out_dir / "report.txt", text)
     report["labels"] = names
     if y_true.ndim == 1:  # a multi-label report has no single confusion matrix
         matrix = confusion(y_true, y_pred, len(names))
         report["confusion_matrix"] = matrix.tolist()
         plots.confusion_matrix(matrix, names, out_dir / "confusion_matrix.png")
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2))
+    write_text(out_dir / "report.json", json.dumps(report, indent=2))
     if history:
         plots.learning_curve(history, out_dir / "learning_curve.png")
     return {"text": text, "report": report, "dir": out_dir}
@@ -58,5 +59,5 @@ def write_metrics(out_dir: Path, probs: torch.Tensor, targets: torch.Tensor, nam
         "micro_f1": written["report"]["micro avg"]["f1-score"],
         "loss": loss,
     }
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2))
     return {"metrics": metrics, "text": written["text"], "dir": out_dir}

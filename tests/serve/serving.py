@@ -33,14 +33,15 @@ def tiny_bundles(tmp) -> dict:
 
 
 @contextlib.contextmanager
-def running(app, port: int):
-    """The app under uvicorn in a thread; yields a base URL once /ready answers 200."""
+def running(app, port: int, ready: bool = True):
+    """The app under uvicorn in a thread; yields a base URL once /ready answers 200 (or, with ready=False,
+    once the server answers /health)."""
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            access_log=False, timeout_graceful_shutdown=10))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    wait_ready(url)
+    wait_ready(url) if ready else wait_ready(url, path="/health")
     try:
         yield url, server
     finally:
@@ -48,11 +49,11 @@ def running(app, port: int):
         thread.join(20)
 
 
-def wait_ready(url: str, timeout: float = 60, headers=None) -> None:
+def wait_ready(url: str, timeout: float = 60, headers=None, path: str = "/ready") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{url}/ready", timeout=2, headers=headers).status_code == 200:
+            if httpx.get(f"{url}{path}", timeout=2, headers=headers).status_code == 200:
                 return
         time.sleep(0.1)
     raise TimeoutError(f"{url} not ready after {timeout} s")

@@ -42,3 +42,16 @@ def test_serve_refuses_an_unset_api_key_variable(runs):
     done = subprocess.run([sys.executable, "-m", "tixel", "serve", str(runs["sentiment"]), "--api-key-env",
                            "TIXEL_NO_SUCH_KEY"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "TIXEL_NO_SUCH_KEY" in done.stderr
+
+
+def test_serve_refuses_a_damaged_bundle_at_once(runs, tmp_path):
+    """Issue 25, item 4: one bad bundle of one exits non-zero with the file named, before serving."""
+    import shutil
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(runs["sentiment"] / "bundle" if (runs["sentiment"] / "bundle").is_dir() else runs["sentiment"], copy)
+    weights = copy / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    done = subprocess.run([sys.executable, "-m", "tixel", "serve", str(copy), "--port", str(free_port())],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "model.safetensors" in done.stderr and "Traceback" not in done.stderr, done.stderr

@@ -4,6 +4,7 @@ import base64
 import io
 import json
 import threading
+import time
 
 import httpx
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from PIL import Image
 from serving import running
 
+from tixel.core.errors import TixelError
 from tixel.engine.predict import Predictor
 from tixel.serve.app import create_app
 from tixel.serve.limits import ServeSettings
@@ -211,3 +213,40 @@ def test_an_ensemble_is_served_under_one_name(runs, tmp_path):
     assert reply["outputs"] == EnsemblePredictor(members).predict(TEXTS, top_k=2)
     single = members[0].predict(TEXTS, top_k=2)
     assert [o["top_k"] for o in reply["outputs"]] != [o["top_k"] for o in single]
+
+
+def test_a_model_that_fails_to_load_is_logged_at_once_and_fails_ready_with_the_reason(runs, caplog):
+    """Issue 25, item 4: the load used to fail silently until shutdown, with /ready 503 forever."""
+    import logging
+
+    def broken():
+        raise TixelError("/somewhere/bundle/model.safetensors: cannot read the weights (truncated)")
+
+    app = create_app({"good": model_sources([f"s={runs['sentiment']}"])["s"], "bad": broken})
+    with caplog.at_level(logging.ERROR, logger="tixel.serve"), running(app, free_port(), ready=False) as (url, _):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            ready = httpx.get(f"{url}/ready")
+            if ready.json().get("failed"):
+                break
+            time.sleep(0.2)
+        assert ready.status_code == 503 and "model.safetensors" in ready.json()["failed"]["bad"]
+        logged = [r.getMessage() for r in caplog.records if r.name == "tixel.serve"]
+        assert any("bad" in m and "model.safetensors" in m for m in logged), logged
+        ok = httpx.post(f"{url}/v1/models/good/predict", json={"inputs": ["a wonderful film"]}, timeout=30)
+        assert ok.status_code == 200  # the other model serves
+
+
+def test_when_no_model_loads_the_server_stops_itself():
+    import uvicorn
+
+    def broken():
+        raise TixelError("bundle/model.safetensors: cannot read the weights")
+
+    app = create_app({"bad": broken})
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    app.state.tixel["stop"] = lambda: setattr(server, "should_exit", True)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    thread.join(60)
+    assert not thread.is_alive() and "model.safetensors" in app.state.tixel["failed"]["bad"]

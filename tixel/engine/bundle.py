@@ -136,14 +136,23 @@ def resolve(path: str | Path) -> Path:
     raise BundleError(f"{path}: not a bundle or run folder (no meta.json in it or in {path / 'bundle'})")
 
 
-def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
-    """The bundle's model, ready to predict. Any damage (a file missing, cut short or edited, JSON or YAML
-    that does not parse, weights that do not fit) is one BundleError or ConfigError naming the file."""
+def inspect_bundle(path: str | Path) -> dict:
+    """The cheap checks of `load_bundle` (meta.json, the manifest, config.yaml) without building the model:
+    what `tixel serve` runs on every bundle before it binds a port. Returns meta.json."""
     path = resolve(path)
     meta = _json(path / "meta.json")
     if not isinstance(meta, dict) or meta.get("format", 0) > FORMAT:
         raise BundleError(f"{path / 'meta.json'}: not a bundle format this tixel ({__version__}) reads")
     check_manifest(path, meta)
+    load_config(path / "config.yaml")
+    return meta
+
+
+def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
+    """The bundle's model, ready to predict. Any damage (a file missing, cut short or edited, JSON or YAML
+    that does not parse, weights that do not fit) is one BundleError or ConfigError naming the file."""
+    path = resolve(path)
+    meta = inspect_bundle(path)
     cfg = load_config(path / "config.yaml")
     task = create_task(cfg.task, cfg)
     labels = LabelSet(_json(path / "labels.json"))

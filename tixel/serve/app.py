@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, ValidationError
 
+from tixel.core.errors import TixelError
 from tixel.serve.batcher import MicroBatcher
 from tixel.serve.limits import (
     ItemError,
@@ -74,11 +75,12 @@ def create_app(models: dict[str, Callable[[], Any]], settings: Optional[ServeSet
     settings = settings or ServeSettings()
     served = {name: Served(name, load) for name, load in models.items()}
     metrics, executor = ServeMetrics(), ThreadPoolExecutor(1, thread_name_prefix="tixel-infer")
-    state = {"ready": False}
+    state = {"ready": False, "failed": {}, "stop": None}  # failed: model name -> why it did not load
+    log = logging.getLogger("tixel.serve")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        loading = asyncio.get_running_loop().create_task(_load(served, settings, metrics, executor, state))
+        loading = asyncio.get_running_loop().create_task(_load(served, settings, metrics, executor, state, log))
         yield
         await loading
         for s in served.values():  # uvicorn has already let in-flight requests finish
@@ -87,6 +89,7 @@ def create_app(models: dict[str, Callable[[], Any]], settings: Optional[ServeSet
         executor.shutdown(wait=True)
 
     app = FastAPI(title="tixel", lifespan=lifespan)
+    app.state.tixel = state  # `tixel serve` reads which models failed once the server has stopped
     app.exception_handler(Exception)(_internal_error)
     app.middleware("http")(_observe(settings, metrics))
     require_key = _key_check(settings)
@@ -98,6 +101,8 @@ def create_app(models: dict[str, Callable[[], Any]], settings: Optional[ServeSet
     @app.get("/ready")
     async def ready() -> JSONResponse:
         body = {"ready": state["ready"], "models": sorted(served)}
+        if state["failed"]:
+            body["failed"] = state["failed"]
         return JSONResponse(body, status_code=200 if state["ready"] else 503)
 
     @app.get("/v1/models", dependencies=[Depends(require_key)])
@@ -129,15 +134,27 @@ async def _internal_error(request: Request, err: Exception) -> JSONResponse:
     return JSONResponse({"detail": f"prediction failed: {type(err).__name__}: {err}"}, status_code=500)
 
 
-async def _load(served: dict, settings: ServeSettings, metrics: ServeMetrics, executor, state: dict) -> None:
+async def _load(served: dict, settings: ServeSettings, metrics: ServeMetrics, executor, state: dict,
+                log: logging.Logger) -> None:
+    """Load each model on the inference thread. One that fails is logged at once and named in /ready
+    (503) with the reason, while the others serve; when none loads, the server stops."""
     loop = asyncio.get_running_loop()
     for s in served.values():
-        s.predictor = await loop.run_in_executor(executor, s.load)
+        try:
+            s.predictor = await loop.run_in_executor(executor, s.load)
+        except Exception as err:  # any failure of a user's bundle must reach the log, not wait for shutdown
+            state["failed"][s.name] = str(err) if isinstance(err, TixelError) else f"{type(err).__name__}: {err}"
+            log.error(f"model {s.name}: failed to load: {state['failed'][s.name]}",
+                      exc_info=not isinstance(err, TixelError))
+            continue
         run = _runner(s.predictor)
         s.batcher = MicroBatcher(run, executor, settings.max_batch_size, settings.max_wait_ms, settings.batching,
                                  on_batch=metrics.batch.labels(s.name).observe)
         s.batcher.start()
-    state["ready"] = True
+    state["ready"] = not state["failed"]
+    if len(state["failed"]) == len(served) and state.get("stop"):
+        log.error("no model loaded; stopping")
+        state["stop"]()  # `tixel serve` stops its server, then exits non-zero naming the failures
 
 
 def _runner(predictor) -> Callable[[list], list]:
@@ -147,7 +164,9 @@ def _runner(predictor) -> Callable[[list], list]:
 def _model(served: dict, name: str, state: dict) -> Served:
     if name not in served:
         raise HTTPException(404, f"no model named {name!r}; serving: {', '.join(sorted(served))}")
-    if not state["ready"] or served[name].batcher is None:
+    if name in state["failed"]:
+        raise HTTPException(503, f"model {name!r} failed to load: {state['failed'][name]}")
+    if served[name].batcher is None:
         raise HTTPException(503, "models are still loading; poll /ready")
     return served[name]
 

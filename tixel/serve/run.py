@@ -7,7 +7,7 @@ import sys
 from typing import Sequence
 
 from tixel.core.errors import TixelError
-from tixel.engine.bundle import resolve
+from tixel.engine.bundle import inspect_bundle, resolve
 from tixel.engine.predict import EnsemblePredictor, Predictor
 from tixel.serve.app import create_app
 from tixel.serve.limits import ServeSettings
@@ -20,6 +20,8 @@ def model_sources(specs: Sequence[str], backend: str = "torch") -> dict:
     for spec in specs:
         name, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
         folders = [resolve(p) for p in _members(path)]
+        for folder in folders:  # a damaged bundle stops `tixel serve` before it binds a port
+            inspect_bundle(folder)
         name = name or (folders[0].parent.name if folders[0].name == "bundle" else folders[0].name)
         if name in models:
             raise TixelError(f"two models are named {name!r}; name them with NAME=PATH")
@@ -54,7 +56,13 @@ def serve(specs: Sequence[str], host: str = "127.0.0.1", port: int = 8000, backe
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
     app = create_app(model_sources(specs, backend), settings)
     # uvicorn's own access log is off: the app writes one JSON line per request (logger tixel.access).
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, timeout_graceful_shutdown=30)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
+                                           timeout_graceful_shutdown=30))
+    app.state.tixel["stop"] = lambda: setattr(server, "should_exit", True)  # when no model loads
+    server.run()
+    failed = app.state.tixel["failed"]
+    if failed:
+        raise TixelError("; ".join(f"model {name}: {why}" for name, why in failed.items()))
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -111,3 +111,19 @@ def test_text_run_resumes_exactly(tmp_path):
     # can fit different vocabularies (a resumed run reads its own back from RUN/preprocessing)
     raw["data"]["tokenizer"] = {"kind": "word", "vocab_size": 200, "max_length": 32}
     resumed_equals_uninterrupted(raw, 3, (1, 2))
+
+
+def test_a_run_killed_before_its_first_checkpoint_resumes_from_the_start(tiny_raw):
+    """Issue 25, item 2: the folder held config.yaml and no checkpoint; --resume refused it and a plain
+    rerun said it exists."""
+    cfg = validate(tiny_raw)
+    full = train(cfg, **QUIET)
+    import shutil
+
+    shutil.rmtree(full.run_dir / "checkpoints")
+    for name in ("bundle", "report", "metrics.jsonl"):
+        shutil.rmtree(full.run_dir / name, ignore_errors=True) if name != "metrics.jsonl" else (full.run_dir / name).unlink()
+    lines = []
+    again = train(cfg, resume=str(full.run_dir), progress=False, log=lines.append)
+    assert any("no checkpoint yet" in line for line in lines)
+    assert again.test_metrics == full.test_metrics  # the same seed, from the same start

@@ -138,9 +138,11 @@ def _train(cfg: Experiment, task: Task, world: ddp.World, config_path: Optional[
     job = make_job(cfg, task, prepared, model, run_dir, device, world)
     if world.active:  # DDP has copied rank 0's weights to all; now each process its own dropout and augmentations
         torch.manual_seed(cfg.seed + 1_000_003 * world.rank)
-    if resume:
+    if resume and (run_dir / "checkpoints" / "last.pt").is_file():
         loop.restore(job, run_dir / "checkpoints" / "last.pt")
         log(f"resuming {run_dir} at epoch {job.state.epoch + 1}, step {job.state.step}")
+    elif resume:  # stopped before its first checkpoint: nothing trained yet, so start it over in place
+        log(f"{run_dir} has no checkpoint yet (it stopped during its first epoch): starting it from the beginning")
     if world.main:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))

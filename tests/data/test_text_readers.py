@@ -31,7 +31,7 @@ def test_csv_columns_by_index_and_quoted_commas(tmp_path):
 def test_malformed_rows_error_or_skip(tmp_path, caplog):
     path = tmp_path / "x.tsv"
     path.write_text("label\ttext\n1\tfine\n0\n1\t   \n0\tok\n")
-    with pytest.raises(DataError, match=r"x.tsv, line 3: expected at least 2 columns.*on_bad_row: skip"):
+    with pytest.raises(DataError, match=r"x.tsv, line 3: expected 2 columns, found 1.*on_bad_row: skip"):
         read_delimited(path, tsv_cfg(path))
     data = read_delimited(path, tsv_cfg(path, on_bad_row="skip"))
     assert data.texts == ["fine", "ok"] and data.rows == [2, 5]
@@ -88,3 +88,41 @@ def test_bbc_news_ships_2225_articles_in_5_classes():
     data = read_bbc_news(BBCNewsData(format="bbc_news"))["train"]
     assert len(data) == 2225
     assert sorted(set(data.labels)) == ["business", "entertainment", "politics", "sports", "tech"]
+
+
+def csv_cfg(path, **kw):
+    return DelimitedData(format="csv", train=str(path), text_column="text", label_column="label", **kw)
+
+
+def test_a_row_with_extra_fields_is_a_bad_row_not_a_shifted_label(tmp_path):
+    """Issue 25, item 5: the label used to come from the wrong column."""
+    path = tmp_path / "x.csv"
+    path.write_text("text,label\ngood film,pos\nbad, really bad,neg\nfine,pos\n")
+    with pytest.raises(DataError, match=r"x.csv, line 3: expected 2 columns, found 3"):
+        read_delimited(path, csv_cfg(path))
+    data = read_delimited(path, csv_cfg(path, on_bad_row="skip"))
+    assert data.texts == ["good film", "fine"] and data.labels == ["pos", "pos"]
+
+
+def test_an_unclosed_quote_is_named_at_its_line_not_swallowing_the_file(tmp_path):
+    path = tmp_path / "x.csv"
+    rows = ["text,label"] + [f"row {i},pos" for i in range(20)] + ['"never closed,neg'] + [f"row {i},neg" for i in range(30)]
+    path.write_text("\n".join(rows) + "\n")
+    for skip in ("error", "skip"):
+        with pytest.raises(DataError, match=r"x.csv, line 22: a quote opened here is never closed"):
+            read_delimited(path, csv_cfg(path, on_bad_row=skip))
+
+
+def test_bytes_that_are_not_the_encoding_are_named_at_their_line(tmp_path):
+    path = tmp_path / "x.csv"
+    lines = [b"text,label"] + [b"fine %d,pos" % i for i in range(25)] + [b"caf\xe9,neg", b"ok,pos"]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(DataError, match=r"x.csv, line 27: not utf-8 text"):
+        read_delimited(path, csv_cfg(path))
+
+
+def test_an_empty_csv_is_a_clear_error(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("")
+    with pytest.raises(DataError, match=r"x.csv: empty"):
+        read_delimited(path, csv_cfg(path))

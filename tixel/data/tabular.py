@@ -1,9 +1,9 @@
 """Text classification data in CSV, TSV or JSONL files, with configurable columns."""
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
-import io
 import json
 from pathlib import Path
 from typing import Iterator, Literal, Optional, Union
@@ -32,14 +32,37 @@ class JsonlData(TextDataBase, SplitFiles):
     encoding: str = "utf-8"
 
 
-def open_text(path: Path, encoding: str):
-    """Plain or gzipped text; a missing file or a wrong encoding names the file."""
+def open_text(path: Path, encoding: str) -> "DecodedLines":
+    """Plain, gzipped or one-file-zipped text, as lines (newlines kept, as csv wants); a missing file names
+    the file, and bytes that are not `encoding` name their line."""
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     if path.suffix == ".zip":
-        return io.TextIOWrapper(_zip_member(path), encoding=encoding, newline="")
-    raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
-    return io.TextIOWrapper(raw, encoding=encoding, newline="")
+        return DecodedLines(_zip_member(path), path, encoding)
+    return DecodedLines(gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb"), path, encoding)
+
+
+class DecodedLines:
+    """A binary file decoded line by line, so an undecodable byte is reported on its own line; decoding a
+    buffer at a time (io.TextIOWrapper) reports where the buffer began, often line 1."""
+
+    def __init__(self, raw, path: Path, encoding: str):
+        self.raw, self.path, self.encoding = raw, path, encoding
+        self.decoder = codecs.getincrementaldecoder(encoding)()
+
+    def __enter__(self) -> "DecodedLines":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.raw.close()
+
+    def __iter__(self) -> Iterator[str]:
+        for line_no, line in enumerate(self.raw, 1):
+            try:
+                yield self.decoder.decode(line)
+            except UnicodeDecodeError as err:
+                raise DataError(f"{self.path}, line {line_no}: not {self.encoding} text ({err.reason} at byte "
+                                f"{err.start + 1} of the line)") from None
 
 
 def _zip_member(path: Path):
@@ -67,22 +90,28 @@ def read_delimited(path: str | Path, cfg: DelimitedData) -> TextSet:
     path = Path(path)
     rows = RowCollector(path, cfg)
     with open_text(path, cfg.encoding) as handle:
-        reader = csv.reader(handle, delimiter="\t" if cfg.format == "tsv" else ",",
+        # strict: a quote never closed is an error at the end of the file, instead of one field holding the rest
+        reader = csv.reader(handle, delimiter="\t" if cfg.format == "tsv" else ",", strict=True,
                             quoting=csv.QUOTE_MINIMAL if cfg.quoting else csv.QUOTE_NONE)
+        start = 1  # the line the current record begins on (a quoted field may span lines)
         try:
-            header = next(reader) if cfg.header else None
+            header = next(reader, None) if cfg.header else None
+            if cfg.header and header is None:
+                raise DataError(f"{path}: empty (a header line was expected)")
+            start = reader.line_num + 1
             t, l = _column(header, cfg.text_column, path), _column(header, cfg.label_column, path)
+            width = len(header) if header else None  # without a header, the first row's width
             for record in reader:
-                if not record:
-                    continue
-                if len(record) <= max(t, l):
-                    rows.bad(reader.line_num, f"expected at least {max(t, l) + 1} columns, found {len(record)}")
-                    continue
-                rows.add(reader.line_num, record[t], record[l])
-        except UnicodeDecodeError as err:
-            raise DataError(f"{path}, line {reader.line_num + 1}: not {cfg.encoding} text ({err.reason})") from None
+                if record:
+                    width = width or len(record)
+                    if len(record) != width:
+                        rows.bad(start, f"expected {width} columns, found {len(record)}")
+                    else:
+                        rows.add(start, record[t], record[l])
+                start = reader.line_num + 1
         except csv.Error as err:
-            raise DataError(f"{path}, line {reader.line_num}: {err}") from None
+            where = "a quote opened here is never closed" if "unexpected end of data" in str(err) else str(err)
+            raise DataError(f"{path}, line {start}: {where}") from None
     return rows.result()
 
 

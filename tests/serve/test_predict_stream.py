@@ -94,3 +94,31 @@ def test_jsonl_input_file(predictor, tmp_path):
 
     stream_predictions(predictor, ((t, t) for t in read_texts(path)), tmp_path / "o.jsonl", progress=False)
     assert len(rows_of(tmp_path / "o.jsonl")) == 5
+
+
+def test_wrong_inputs_are_clear_errors(predictor, runs, tmp_path):
+    """Issue 25, item 6: each of these was a traceback."""
+    from tixel.core.errors import DataError
+
+    png = tmp_path / "x.png"
+    Image.new("L", (8, 8)).save(png)
+    with pytest.raises(DataError, match=r"x.png: not UTF-8 text"):
+        predictor.predict_files([png])  # a text bundle given an image
+    images = Predictor.load(runs["digits"])
+    with pytest.raises(DataError, match=r"takes images .* got text"):
+        images.predict(["a sentence"])  # an image bundle given --text
+    garbage = tmp_path / "out.jsonl"
+    garbage.write_text('{"input": "a", "label": "pos"}\nnot json\n{"input": "c", "label": "pos"}\n')
+    with pytest.raises(TixelError, match=r"out.jsonl, line 2: not a JSON row"):
+        stream_predictions(predictor, ((t, t) for t in "abc"), garbage, progress=False)
+
+
+def test_resuming_checks_every_kept_row_not_only_the_last(predictor, tmp_path):
+    texts = [r["text"] for r in sentiment_rows(12, seed=5)]
+    out = tmp_path / "out.jsonl"
+    stream_predictions(predictor, ((t, t) for t in texts[:6]), out, chunk=3, progress=False)
+    rows = rows_of(out)
+    rows[2]["input"] = "an earlier row of another input"
+    out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(TixelError, match=r"row 3 is for 'an earlier row of another input'"):
+        stream_predictions(predictor, ((t, t) for t in texts), out, chunk=3, progress=False)

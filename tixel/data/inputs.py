@@ -42,6 +42,17 @@ def _field(handle, field: str, path: Path) -> Iterator[str]:
         yield str(record[field])
 
 
+def read_text_file(path: str | Path) -> str:
+    """One text to predict from a file; a file that is not UTF-8 text (an image given to a text model)
+    is an error naming it."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text (this model takes text; is it an image?)") from None
+    except OSError as err:
+        raise DataError(f"{path}: cannot read ({err.strerror})") from None
+
+
 def input_files(folder: Path, kind: str) -> list[Path]:
     """A folder to predict: its images (image models) or its .txt files (text models), sorted."""
     files = list_images(folder) if kind == "image" else sorted(folder.rglob("*.txt"))

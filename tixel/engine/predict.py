@@ -92,11 +92,11 @@ def stream_predictions(predictor: Predictor, records: Iterable[tuple[str, Any]],
     so a run that was interrupted continues where it stopped; a torn last line is cut off first, and the
     last kept row must name the same input as the record it stands for.
     """
-    done, last = _complete_rows(output)
-    records = iter(records)
-    for index, (name, _) in enumerate(islice(records, done)):
-        if index == done - 1 and name != last:
-            raise TixelError(f"{output}: its row {done} is for {last!r}, but input {done} is {name!r}; "
+    kept = _complete_rows(output)
+    done, records = len(kept), iter(records)
+    for index, ((name, _), was) in enumerate(zip(islice(records, done), kept), 1):
+        if name != was:
+            raise TixelError(f"{output}: its row {index} is for {was!r}, but input {index} is {name!r}; "
                              "it holds another input's predictions (remove it or pick another --output)")
     written = 0
     with output.open("a", encoding="utf-8") as out, _bar(progress, done) as bar:
@@ -110,20 +110,27 @@ def stream_predictions(predictor: Predictor, records: Iterable[tuple[str, Any]],
     return {"skipped": done, "written": written, "output": str(output)}
 
 
-def _complete_rows(output: Path) -> tuple[int, str | None]:
-    """Rows already written (read line by line), after cutting off a partial last line; the last row's input."""
+def _complete_rows(output: Path) -> list:
+    """The input of every row already written (read line by line), after cutting off a partial last line
+    (a crash mid-write); a complete line that is not a JSON row is an error naming it."""
     if not output.exists():
-        return 0, None
-    count, last, end = 0, None, 0
+        return []
+    inputs, end = [], 0
     with output.open("rb") as handle:
-        for line in handle:
+        for line_no, line in enumerate(handle, 1):
             if not line.endswith(b"\n"):
                 break
-            count, last, end = count + 1, line, end + len(line)
+            try:
+                row = json.loads(line)
+                inputs.append(row["input"])
+            except (ValueError, KeyError, TypeError):
+                raise TixelError(f"{output}, line {line_no}: not a JSON row with an \"input\" (remove the file "
+                                 "or pick another --output)") from None
+            end += len(line)
     if end != output.stat().st_size:
         with output.open("r+b") as handle:
             handle.truncate(end)
-    return count, (json.loads(last).get("input") if last else None)
+    return inputs
 
 
 @contextmanager

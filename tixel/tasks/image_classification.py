@@ -32,6 +32,8 @@ class ImageClassification(ClassificationTask):
         """uint8 images, one array (N, H, W, C) or a list of (H, W, C) of any size -> the model's input."""
         if isinstance(items, np.ndarray):
             return pre.apply(items)
+        if any(isinstance(item, str) for item in items):
+            raise DataError("this model takes images (files, or uint8 arrays), but got text; pass image files")
         return torch.cat([pre.apply(item[None]) for item in items])
 
     def prepare_labelled(self, path: str, labels: LabelSet, pre: ImagePreprocessing, cfg=None) -> Prepared:

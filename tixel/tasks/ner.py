@@ -17,6 +17,7 @@ from tixel.core.registry import register_task
 from tixel.data import tags as tagging
 from tixel.data.batching import TensorBatches
 from tixel.data.conll import ConllData, NerJsonlData, read_conll, read_ner_jsonl
+from tixel.data.inputs import read_text_file
 from tixel.data.labels import LabelSet
 from tixel.data.splits import make_splits, retarget
 from tixel.data.tag_preprocess import TaggingPreprocessing
@@ -164,8 +165,8 @@ class NERTask(SupervisedSteps):  # the tagger owns its loss: the CRF's NLL, or p
                 rows[i]["entities"] = entities(texts[i], words[i], sentence_tags)
         return rows
 
-    def load_file(self, path):
-        return Path(path).read_text(encoding="utf-8")
+    def load_file(self, path) -> str:
+        return read_text_file(path)
 
     def prepare_labelled(self, path: str, labels: LabelSet, pre, cfg=None) -> Prepared:
         """A labelled CoNLL or span-JSONL file, read with the bundle's data settings, as the test split."""

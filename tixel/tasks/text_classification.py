@@ -8,6 +8,7 @@ from typing import Optional
 from tixel.core.errors import DataError
 from tixel.core.log import get_logger
 from tixel.core.registry import register_task
+from tixel.data.inputs import read_text_file
 from tixel.data.labels import LabelSet
 from tixel.data.splits import retarget
 from tixel.data.tabular import DelimitedData, JsonlData, read_delimited, read_jsonl
@@ -48,8 +49,8 @@ class TextClassification(ClassificationTask):
         """One labelled file (csv/tsv/jsonl, read with the bundle's data settings) as the test split."""
         return Prepared({"test": self.encode_split(read_labelled_file(path, cfg), labels, pre)}, labels, pre)
 
-    def load_file(self, path):
-        return Path(path).read_text(encoding="utf-8")
+    def load_file(self, path) -> str:
+        return read_text_file(path)
 
 
 

@@ -17,6 +17,7 @@ from tixel.core.config import Section
 from tixel.core.errors import ConfigError
 from tixel.core.log import quiet_transformers
 from tixel.core.registry import register, register_task
+from tixel.data.inputs import read_text_file
 from tixel.data.labels import LabelSet
 from tixel.data.preprocessors import register_preprocessor
 from tixel.models.sentence import SentenceEncoder
@@ -145,8 +146,8 @@ class ZeroShotClassification(ClassificationTask):
             matrix = torch.zeros(len(labels), pre.encoder.dim)
         return LabelSimilarity(matrix, self.options.temperature, self.options.threshold)
 
-    def load_file(self, path):
-        return Path(path).read_text(encoding="utf-8")
+    def load_file(self, path) -> str:
+        return read_text_file(path)
 
     def prepare_labelled(self, path, labels, pre, cfg=None) -> Prepared:
         return Prepared({"test": self.encode_split(read_labelled_file(path, cfg), labels, pre)}, labels, pre)

@@ -250,3 +250,29 @@ def test_when_no_model_loads_the_server_stops_itself():
     thread.start()
     thread.join(60)
     assert not thread.is_alive() and "model.safetensors" in app.state.tixel["failed"]["bad"]
+
+
+def declared_png(width: int, height: int) -> bytes:
+    """A tiny PNG whose header declares width x height pixels (Pillow refuses it as a bomb on open)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0")) + chunk(b"IEND", b"")
+
+
+def test_server_edges_answer_the_documented_status(server):
+    """Issue 25, item 7: a PNG declaring 50000x50000 pixels is 413 (was 422 with Pillow's words), a non-image in
+    base64 names no Python object, and a JSON body sent as text/plain is 415."""
+    huge = base64.b64encode(declared_png(50_000, 50_000)).decode()
+    reply = httpx.post(f"{server}/v1/models/digits/predict", json={"inputs": [huge]})
+    assert reply.status_code == 413 and "2,500,000,000 pixels" in reply.json()["detail"], reply.text
+    junk = httpx.post(f"{server}/v1/models/digits/predict",
+                      json={"inputs": [base64.b64encode(b"not an image").decode()]})
+    assert junk.status_code == 422 and "object at 0x" not in junk.text and "not an image" in junk.text
+    plain = httpx.post(f"{server}/v1/models/sentiment/predict", content=json.dumps({"inputs": ["x"]}),
+                       headers={"content-type": "text/plain"})
+    assert plain.status_code == 415 and "application/json" in plain.json()["detail"]

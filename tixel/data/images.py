@@ -1,6 +1,7 @@
 """What every image reader shares: the in-memory ImageSet, the common schema, and Pillow decoding."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Optional, Sequence
@@ -94,7 +95,13 @@ def load_image(source, channels: int | None, size: tuple[int, int] | None,
             pil.load()
             mode = {1: "L", 3: "RGB"}.get(channels) or ("L" if pil.mode in ("1", "L", "I;16", "I") else "RGB")
             array = np.array(pil.convert(mode))
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as err:
+    except Image.DecompressionBombError as err:  # Pillow's own limit, checked on open, before ours can be
+        declared = re.search(r"\((\d+) pixels\)", str(err))
+        raise ImageTooLarge(f"{name}: {int(declared.group(1)) if declared else 'too many':,} pixels is more than "
+                            f"the limit of {max_pixels or Image.MAX_IMAGE_PIXELS:,}") from None
+    except UnidentifiedImageError:  # its message names the file object (<_io.BytesIO object at 0x...>)
+        raise DataError(f"{name}: cannot read image (not an image format Pillow reads: PNG, JPEG, ...)") from None
+    except OSError as err:
         raise DataError(f"{name}: cannot read image ({err})") from None
     array = array.reshape(array.shape[0], array.shape[1], -1)
     return resize(array, size) if size else array

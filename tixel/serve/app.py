@@ -177,8 +177,11 @@ def _trim(row: dict, top_k: int) -> dict:
 
 async def _parse(request: Request, kind: str, settings: ServeSettings) -> tuple[list, int]:
     """The request's items, each checked against the limits, ready for the Predictor."""
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
         return await _parse_form(request, kind, settings)
+    if content_type != "application/json":
+        raise ItemError(415, f"Content-Type {content_type or '(none)'}: send application/json or multipart/form-data")
     try:
         body = PredictRequest.model_validate_json(await request.body())
     except ValidationError as err:

@@ -31,6 +31,7 @@ class Step:
     step: int
     loss: torch.Tensor  # left on the device: whoever shows it reads it (a host sync) only when it draws
 
+
 @dataclass
 class EpochEnd:
     epoch: int
@@ -78,6 +79,7 @@ class TrainJob:
     stop_requested: bool = False
     world: ddp.World = ddp.SINGLE
     forward_model: Optional[torch.nn.Module] = None  # what the train step calls: the model, or DDP around it
+    keep_best: bool = True  # write checkpoints/best.safetensors when the monitored metric improves
 
     def __post_init__(self):
         self.generator = torch.Generator().manual_seed(self.seed)  # the same on every process: same batches
@@ -231,7 +233,7 @@ def _update_best(job: TrainJob, metrics: dict) -> bool:
         improved = False
     if improved:
         state.best, state.best_epoch, state.bad_epochs = value, metrics["epoch"], 0
-        if job.world.main:
+        if job.world.main and job.keep_best:
             save_weights(job.weights, job.checkpoints / "best.safetensors")
     else:
         state.bad_epochs += 1

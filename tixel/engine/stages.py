@@ -44,7 +44,7 @@ def stage_runner(train_cfg, run_dir: Path, device: torch.device, progress: bool,
         job = loop.TrainJob(model=model, optimizer=optimizer,
                             scheduler=create_scheduler(optimizer, len(stage.batches), cfg), train=stage.batches,
                             evaluate=lambda m: {}, task=stage.steps, cfg=cfg, run_dir=folder, device=device,
-                            seed=stage.seed)
+                            seed=stage.seed, keep_best=False)  # a stage keeps its last weights, as SetFit
         last = folder / "checkpoints" / "last.pt"
         if last.is_file():  # a stage of an interrupted run: continue it (a finished one trains no more)
             loop.restore(job, last)
